@@ -1,0 +1,1 @@
+"""coffea processors of eventlens (installed as ``eventlens.processors``)."""

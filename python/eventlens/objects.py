@@ -1,0 +1,117 @@
+"""The event model every stage shares: a per-event list of physics objects.
+
+An event is an awkward list of records ``{type, pt, eta, phi, mass, charge,
+btag}`` (the "object table" the processors write to Parquet).  The renderer
+draws it, the feed-forward baseline pads it, the explainer maps attributions
+back onto it.  Type codes match ``eventlens::ObjectType`` in
+``cpp/include/eventlens/render.h``.
+
+MET is stored as an object of type ``MET`` with ``eta = 0`` and ``mass = 0``,
+so one list carries everything an image shows.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import awkward as ak
+import numpy as np
+
+
+class ObjectType(IntEnum):
+    """Physics object type codes (identical to the C++ ``eventlens::ObjectType``)."""
+
+    ELECTRON = 0
+    MUON = 1
+    PHOTON = 2
+    JET = 3
+    MET = 4
+
+
+#: Field names and dtypes of an object record, in the order they are written.
+OBJECT_FIELDS: dict[str, np.dtype] = {
+    "type": np.dtype(np.int32),
+    "pt": np.dtype(np.float32),
+    "eta": np.dtype(np.float32),
+    "phi": np.dtype(np.float32),
+    "mass": np.dtype(np.float32),
+    "charge": np.dtype(np.int32),
+    "btag": np.dtype(np.float32),
+}
+
+
+def make_objects(
+    type: ak.Array,  # noqa: A002 - the field's name
+    pt: ak.Array,
+    eta: ak.Array,
+    phi: ak.Array,
+    mass: ak.Array | None = None,
+    charge: ak.Array | None = None,
+    btag: ak.Array | None = None,
+) -> ak.Array:
+    """Zip jagged columns into object records with the canonical dtypes.
+
+    Missing ``mass``/``charge``/``btag`` are filled with zeros (a photon has no
+    charge, a muon no b-tag score), so every object has every field.
+    """
+    zeros = ak.zeros_like(pt)
+    columns = {
+        "type": type,
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "mass": zeros if mass is None else mass,
+        "charge": zeros if charge is None else charge,
+        "btag": zeros if btag is None else btag,
+    }
+    return ak.zip(
+        {name: ak.values_astype(col, OBJECT_FIELDS[name]) for name, col in columns.items()},
+        depth_limit=2,
+    )
+
+
+def _collection(events: ak.Array, name: str, code: ObjectType, extra: dict[str, str]) -> ak.Array:
+    coll = events[name]
+    fields = {"mass": "mass", "charge": "charge", **extra}
+    kwargs = {
+        key: coll[field] for key, field in fields.items() if field in ak.fields(coll)
+    }
+    return make_objects(
+        ak.full_like(coll.pt, int(code), dtype=np.int32), coll.pt, coll.eta, coll.phi, **kwargs
+    )
+
+
+def objects_from_nanoevents(
+    events: ak.Array,
+    btag: str = "btagDeepFlavB",
+    met: str = "MET",
+    collections: tuple[str, ...] = ("Electron", "Muon", "Photon", "Jet"),
+) -> ak.Array:
+    """All objects of NanoAOD events, in the renderer's canonical order.
+
+    The order (electrons, muons, photons, jets, MET) is the drawing order of the
+    C++ per-event entry point, so the batch and RDataFrame paths give the same
+    image even with the ``over`` overlap rule.  Collections absent from the
+    events raise a KeyError naming them: selection-level fallbacks live in the
+    processors, not here.
+    """
+    codes = {
+        "Electron": ObjectType.ELECTRON,
+        "Muon": ObjectType.MUON,
+        "Photon": ObjectType.PHOTON,
+        "Jet": ObjectType.JET,
+    }
+    missing = [c for c in (*collections, met) if c not in ak.fields(events)]
+    if missing:
+        raise KeyError(f"NanoAOD events have no collection(s) {missing}; present: {ak.fields(events)}")
+    parts = [
+        _collection(events, c, codes[c], {"btag": btag} if c == "Jet" else {}) for c in collections
+    ]
+    met_pt = ak.unflatten(events[met].pt, 1)
+    met_obj = make_objects(
+        ak.full_like(met_pt, int(ObjectType.MET), dtype=np.int32),
+        met_pt,
+        ak.zeros_like(met_pt),
+        ak.unflatten(events[met].phi, 1),
+    )
+    return ak.concatenate([*parts, met_obj], axis=1)
