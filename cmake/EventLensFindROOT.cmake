@@ -47,10 +47,30 @@ function(_eventlens_patch_root_wheel root_py out_dir)
   endforeach()
 endfunction()
 
+# Optional arguments: folders that may hold the ROOT Python package (the
+# installed EventLensConfig.cmake passes its own site-packages, where pip put
+# ROOT beside eventlens).  Order of search: an explicit ROOT_DIR, those hints,
+# $ROOTSYS, then the Python interpreter's ROOT package; a ROOT found there that
+# is the PyPI wheel gets its CMake files patched, any other is used as it is.
 macro(eventlens_find_root)
   if(NOT TARGET ROOT::Core)
-    if(NOT ROOT_DIR AND NOT DEFINED ENV{ROOTSYS})
-      _eventlens_python_root_dir(_eventlens_root_py)
+    set(_eventlens_root_py "")
+    set(_eventlens_mock "")
+    if(NOT ROOT_DIR)
+      set(_eventlens_candidates ${ARGN})
+      if(DEFINED ENV{ROOTSYS})
+        list(APPEND _eventlens_candidates "$ENV{ROOTSYS}/..")
+      endif()
+      foreach(_eventlens_hint IN LISTS _eventlens_candidates)
+        if(NOT _eventlens_root_py AND EXISTS "${_eventlens_hint}/ROOT/cmake/ROOTConfig.cmake")
+          get_filename_component(_eventlens_root_py "${_eventlens_hint}/ROOT" REALPATH)
+        endif()
+      endforeach()
+      if(NOT _eventlens_root_py AND DEFINED ENV{ROOTSYS} AND EXISTS "$ENV{ROOTSYS}/cmake/ROOTConfig.cmake")
+        set(ROOT_DIR "$ENV{ROOTSYS}/cmake")  # a regular ROOT installation
+      elseif(NOT _eventlens_root_py)
+        _eventlens_python_root_dir(_eventlens_root_py)
+      endif()
       if(_eventlens_root_py)
         file(STRINGS "${_eventlens_root_py}/cmake/ROOTConfig-targets-release.cmake" _eventlens_mock
              REGEX "mock_site_packages" LIMIT_COUNT 1)
@@ -65,5 +85,12 @@ macro(eventlens_find_root)
       endif()
     endif()
     find_package(ROOT 6.30 REQUIRED COMPONENTS Core ROOTVecOps)
+    if(_eventlens_mock)
+      # The wheel's libraries find their bundled dependencies (libpng, ...) in
+      # site-packages/root.libs at run time via $ORIGIN; tell the linker too.
+      get_filename_component(_eventlens_site "${_eventlens_root_py}" DIRECTORY)
+      set_property(TARGET ROOT::Core APPEND PROPERTY INTERFACE_LINK_OPTIONS
+                   "LINKER:-rpath-link,${_eventlens_site}/root.libs:${_eventlens_root_py}/lib")
+    endif()
   endif()
 endmacro()

@@ -34,7 +34,7 @@ def atomic_path(path: str | os.PathLike[str], overwrite: bool = True) -> Iterato
     try:
         yield tmp_path
         tmp_path.chmod(0o644)
-        os.replace(tmp_path, target)
+        tmp_path.replace(target)
     finally:
         tmp_path.unlink(missing_ok=True)
 

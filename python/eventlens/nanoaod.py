@@ -30,12 +30,16 @@ def open_events(
     try:
         with uproot.open(path) as f:
             if treename not in f:
-                raise InputFileError(f"{path}: no '{treename}' tree (has {sorted(f.keys(cycle=False))})")
+                raise InputFileError(
+                    f"{path}: no '{treename}' tree (has {sorted(f.keys(cycle=False))})"
+                )
             n = f[treename].num_entries
     except InputFileError:
         raise
     except Exception as exc:
-        raise InputFileError(f"{path}: not a readable ROOT file ({type(exc).__name__}: {exc})") from exc
+        raise InputFileError(
+            f"{path}: not a readable ROOT file ({type(exc).__name__}: {exc})"
+        ) from exc
     stop = n if entry_stop is None else min(n, entry_stop)
     with warnings.catch_warnings():
         # NanoAODSchema warns about cross-references absent from reduced files.

@@ -12,10 +12,13 @@ so one list carries everything an image shows.
 
 from __future__ import annotations
 
+import logging
 from enum import IntEnum
 
 import awkward as ak
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class ObjectType(IntEnum):
@@ -41,7 +44,7 @@ OBJECT_FIELDS: dict[str, np.dtype] = {
 
 
 def make_objects(
-    type: ak.Array,  # noqa: A002 - the field's name
+    type: ak.Array,
     pt: ak.Array,
     eta: ak.Array,
     phi: ak.Array,
@@ -73,9 +76,7 @@ def make_objects(
 def _collection(events: ak.Array, name: str, code: ObjectType, extra: dict[str, str]) -> ak.Array:
     coll = events[name]
     fields = {"mass": "mass", "charge": "charge", **extra}
-    kwargs = {
-        key: coll[field] for key, field in fields.items() if field in ak.fields(coll)
-    }
+    kwargs = {key: coll[field] for key, field in fields.items() if field in ak.fields(coll)}
     return make_objects(
         ak.full_like(coll.pt, int(code), dtype=np.int32), coll.pt, coll.eta, coll.phi, **kwargs
     )
@@ -91,9 +92,10 @@ def objects_from_nanoevents(
 
     The order (electrons, muons, photons, jets, MET) is the drawing order of the
     C++ per-event entry point, so the batch and RDataFrame paths give the same
-    image even with the ``over`` overlap rule.  Collections absent from the
-    events raise a KeyError naming them: selection-level fallbacks live in the
-    processors, not here.
+    image even with the ``over`` overlap rule.  A collection absent from the
+    file (e.g. no ``Photon`` in a reduced NanoAOD) contributes no objects, with
+    a warning naming it — the RDataFrame path does the same.  A missing MET
+    collection is an error (pass ``met=`` to pick another, e.g. ``PuppiMET``).
     """
     codes = {
         "Electron": ObjectType.ELECTRON,
@@ -101,11 +103,19 @@ def objects_from_nanoevents(
         "Photon": ObjectType.PHOTON,
         "Jet": ObjectType.JET,
     }
-    missing = [c for c in (*collections, met) if c not in ak.fields(events)]
-    if missing:
-        raise KeyError(f"NanoAOD events have no collection(s) {missing}; present: {ak.fields(events)}")
+    present = ak.fields(events)
+    if met not in present:
+        candidates = [f for f in present if f.endswith("MET") and not f.startswith("Gen")]
+        raise KeyError(
+            f"NanoAOD events have no {met!r} collection; MET-like ones present: {candidates}"
+        )
+    absent = [c for c in collections if c not in present]
+    if absent:
+        log.warning("NanoAOD events have no %s collection(s): drawn as empty", absent)
     parts = [
-        _collection(events, c, codes[c], {"btag": btag} if c == "Jet" else {}) for c in collections
+        _collection(events, c, codes[c], {"btag": btag} if c == "Jet" else {})
+        for c in collections
+        if c in present
     ]
     met_pt = ak.unflatten(events[met].pt, 1)
     met_obj = make_objects(

@@ -17,7 +17,11 @@ STAGES = (
     ("select", "coffea processors -> object tables (Parquet)", "eventlens.processors.select"),
     ("train", "compact CNN on images rendered on the fly", "eventlens.training"),
     ("export", "ONNX model + model card", "eventlens.export"),
-    ("infer", "onnxruntime inside the coffea loop -> mass per predicted class", "eventlens.inference"),
+    (
+        "infer",
+        "onnxruntime inside the coffea loop -> mass per predicted class",
+        "eventlens.inference",
+    ),
     ("plot", "mplhep figures and an index page", "eventlens.plotting"),
 )
 
@@ -40,16 +44,21 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         log.warning(
             "the demo cannot run end to end yet: stage(s) %s are not implemented; "
-            "nothing was produced", ", ".join(missing)
+            "nothing was produced",
+            ", ".join(missing),
         )
         return 0
     raise NotImplementedError("demo chain wiring")  # replaced when every stage exists
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the whole chain on the built-in default data",
-                       description=__doc__)
+    p = sub.add_parser(
+        "demo", help="run the whole chain on the built-in default data", description=__doc__
+    )
     p.add_argument("-o", "--output", default="eventlens-demo", help="output folder")
-    p.add_argument("--use-shipped-model", action="store_true",
-                   help="skip training and use the model in onnx_models/")
+    p.add_argument(
+        "--use-shipped-model",
+        action="store_true",
+        help="skip training and use the model in onnx_models/",
+    )
     p.set_defaults(func=run)

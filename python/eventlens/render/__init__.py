@@ -6,6 +6,7 @@
 See ``cpp/include/eventlens/render.h`` for the exact geometry.
 """
 
+from ._cpp import cmake_dir
 from .batch import (
     FlatObjects,
     RenderStats,
@@ -24,6 +25,7 @@ __all__ = [
     "RenderConfig",
     "RenderStats",
     "allocate",
+    "cmake_dir",
     "flatten_objects",
     "render",
     "render_flat",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import eventlens
 
 from .._root import root
 
-__all__ = ["cpp_config", "load", "renderer", "root"]
+__all__ = ["cmake_dir", "cpp_config", "load", "renderer", "root"]
 from .config import DRAW_CLASSES, RenderConfig
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,14 @@ def _find(relative: str) -> Path | None:
     return None
 
 
+def cmake_dir() -> Path:
+    """Folder of the installed CMake package: ``-DEventLens_DIR=...`` for C++ users."""
+    found = _find("lib/cmake/EventLens/EventLensConfig.cmake")
+    if found is None:
+        raise FileNotFoundError("eventlens: no installed CMake package; build with `pip install .`")
+    return found.parent
+
+
 def _source_tree() -> Path:
     """The repository's cpp/ folder, for running from a checkout without a build."""
     return Path(__file__).resolve().parents[3] / "cpp"
@@ -50,11 +59,13 @@ def load() -> Any:
     """Make ``eventlens::Renderer`` available in PyROOT; return ``ROOT.eventlens``."""
     ROOT = root()
     include = _find("include/eventlens/render.h")
-    library = _find("lib/libeventlens.so")
+    library = None if os.environ.get("EVENTLENS_FORCE_JIT") else _find("lib/libeventlens.so")
     if include is None:
         include = _source_tree() / "include" / "eventlens" / "render.h"
     if not include.exists():
-        raise ImportError("eventlens: cannot find the C++ header eventlens/render.h; reinstall eventlens")
+        raise ImportError(
+            "eventlens: cannot find the C++ header eventlens/render.h; reinstall eventlens"
+        )
     ROOT.gInterpreter.AddIncludePath(str(include.parent.parent))
     if library is not None:
         if ROOT.gSystem.Load(str(library)) < 0:

@@ -126,17 +126,17 @@ def render_flat(
     fn = r.render_batch_u8 if config.dtype == "uint8" else r.render_batch_f32
     if n == 0:
         return out, RenderStats()
-    stats = fn(n, flat.offsets, c["type"], c["pt"], c["eta"], c["phi"],
-               _or_null(c["charge"]), _or_null(c["btag"]), out, out.size)
+    cols = [_or_null(c[k]) for k in ("type", "pt", "eta", "phi", "charge", "btag")]
+    stats = fn(n, flat.offsets, *cols, out, out.size)
     return out, RenderStats.from_cpp(stats)
 
 
 def _or_null(a: np.ndarray | None) -> Any:
-    if a is not None:
+    """The array, or a C++ nullptr for an absent or empty column (cppyy cannot
+    pass a zero-length buffer)."""
+    if a is not None and a.size:
         return a
-    import cppyy.ll  # shipped with PyROOT
-
-    return cppyy.ll.nullptr
+    return _cpp.root().nullptr
 
 
 def render(
@@ -169,6 +169,9 @@ def render_with_stats(
     if stats.bad_value or stats.unknown_type:
         log.warning(
             "render: skipped %d object(s) with NaN/inf or non-positive values and %d with "
-            "unknown type codes (of %d)", stats.bad_value, stats.unknown_type, stats.objects
+            "unknown type codes (of %d)",
+            stats.bad_value,
+            stats.unknown_type,
+            stats.objects,
         )
     return images, stats

@@ -109,9 +109,7 @@ class RenderConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(
-                f"unknown render config key(s) {unknown}; known keys: {sorted(known)}"
-            )
+            raise ValueError(f"unknown render config key(s) {unknown}; known keys: {sorted(known)}")
         data = dict(data)
         if data.get("style") == "seed_rgb":
             data.pop("style")
@@ -175,7 +173,11 @@ class RenderConfig:
         """The channel a draw class goes to, with the documented fallbacks:
         ``muon±`` → ``muon`` when charge channels are absent, ``bjet`` → ``jet``
         when there is no b-jet channel."""
-        fallbacks = {"muon+": ("muon+", "muon"), "muon-": ("muon-", "muon"), "bjet": ("bjet", "jet")}
+        fallbacks = {
+            "muon+": ("muon+", "muon"),
+            "muon-": ("muon-", "muon"),
+            "bjet": ("bjet", "jet"),
+        }
         for name in fallbacks.get(cls, (cls,)):
             if name in self.channels:
                 return name
@@ -186,9 +188,13 @@ class RenderConfig:
         for name in ("height", "width"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 4 <= value <= 4096:
-                raise ValueError(f"render config: {name} = {value!r}, must be an integer in [4, 4096]")
+                raise ValueError(
+                    f"render config: {name} = {value!r}, must be an integer in [4, 4096]"
+                )
         if self.style not in ("channels", "seed_rgb"):
-            raise ValueError(f"render config: style = {self.style!r}, must be 'channels' or 'seed_rgb'")
+            raise ValueError(
+                f"render config: style = {self.style!r}, must be 'channels' or 'seed_rgb'"
+            )
         if self.style == "channels":
             unknown = [c for c in self.channels if c not in KNOWN_CHANNELS]
             if unknown:
@@ -197,10 +203,13 @@ class RenderConfig:
                 )
             if "muon" in self.channels and ("muon+" in self.channels or "muon-" in self.channels):
                 raise ValueError(
-                    "render config: use either 'muon' or the charge channels 'muon+'/'muon-', not both"
+                    "render config: use either 'muon' or the charge channels "
+                    "'muon+'/'muon-', not both"
                 )
         elif self.channels != ("r", "g", "b"):
-            raise ValueError(f"render config: seed_rgb style has channels ('r','g','b'), got {self.channels}")
+            raise ValueError(
+                f"render config: seed_rgb style has channels ('r','g','b'), got {self.channels}"
+            )
         if not 1 <= len(self.channels) <= 16:
             raise ValueError(f"render config: {len(self.channels)} channels, must be 1 to 16")
         if len(set(self.channels)) != len(self.channels):
@@ -213,6 +222,8 @@ class RenderConfig:
         if self.overlap not in ("max", "add", "over"):
             raise ValueError(f"render config: overlap = {self.overlap!r}, must be max, add or over")
         if self.eta_policy not in ("skip", "clamp"):
-            raise ValueError(f"render config: eta_policy = {self.eta_policy!r}, must be skip or clamp")
+            raise ValueError(
+                f"render config: eta_policy = {self.eta_policy!r}, must be skip or clamp"
+            )
         if self.dtype not in ("uint8", "float32"):
             raise ValueError(f"render config: dtype = {self.dtype!r}, must be uint8 or float32")

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _cpp
 from .batch import RenderStats, allocate, check_buffer
 from .config import RenderConfig
-from . import _cpp
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,9 @@ def _arguments(df: Any, columns: dict[str, str] | None) -> str:
     mapping = {**NANOAOD_COLUMNS, **(columns or {})}
     unknown = set(mapping) - set(NANOAOD_COLUMNS)
     if unknown:
-        raise ValueError(f"rdf: unknown argument(s) {sorted(unknown)}; known: {list(NANOAOD_COLUMNS)}")
+        raise ValueError(
+            f"rdf: unknown argument(s) {sorted(unknown)}; known: {list(NANOAOD_COLUMNS)}"
+        )
     present = {str(c) for c in df.GetColumnNames()}
     args, absent = [], []
     for arg, column in mapping.items():
