@@ -1,0 +1,166 @@
+"""ONNX Runtime inside coffea: a ``coffea.ml_tools``-style wrapper.
+
+coffea ships wrappers for TorchScript, Triton, XGBoost and TensorFlow but none
+for ONNX; :class:`OnnxWrapper` is ours, built on the same two helpers:
+
+* ``nonserializable_attribute`` — the ``onnxruntime.InferenceSession`` is
+  created lazily, once per worker process, on first use, and is never pickled
+  (the wrapper travels to Futures/Dask/HTCondor workers as a path + settings);
+* ``numpy_call_wrapper`` — calling the wrapper with awkward arrays runs
+  ``prepare_awkward`` (e.g. render the objects as images), then the batched
+  numpy inference.
+
+Execution providers: CUDA when a GPU and its libraries are usable, otherwise
+the CPU, with one log line saying which.  onnxruntime-gpu on a machine without
+CUDA prints a red "Failed to load libonnxruntime_providers_cuda.so" error while
+it falls back; that is expected here, so it is silenced during session
+creation and replaced by our one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
+
+from ..errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+_SEVERITY_ERROR, _SEVERITY_FATAL = 3, 4
+
+
+def make_session(
+    path: str | os.PathLike[str],
+    providers: Sequence[str] | str = "auto",
+    threads: int | None = None,
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` on the best usable provider.
+
+    Args:
+        path: the ``.onnx`` file.
+        providers: ``"auto"`` (CUDA, then CPU), ``"cpu"``, ``"cuda"`` (CUDA
+            required: an error if it is not usable), or an explicit list.
+        threads: intra-op threads (``None``: onnxruntime's default, all cores;
+            pass 1 per worker when running several worker processes).
+    """
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: no such ONNX model (export one with `eventlens export`)")
+    if providers == "auto":
+        wanted = [p for p in (CUDA, CPU) if p in ort.get_available_providers()]
+    elif providers == "cpu":
+        wanted = [CPU]
+    elif providers == "cuda":
+        wanted = [CUDA]
+    else:
+        wanted = list(providers)
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    # Quiet while CUDA is probed (see module docstring), errors-only afterwards.
+    ort.set_default_logger_severity(_SEVERITY_FATAL)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+    except Exception as exc:
+        raise InputFileError(f"{path}: onnxruntime cannot load this model ({exc})") from exc
+    finally:
+        ort.set_default_logger_severity(_SEVERITY_ERROR)
+    used = session.get_providers()
+    if providers == "cuda" and CUDA not in used:
+        raise RuntimeError(f"{path}: CUDA was required but is not usable here (providers: {used})")
+    if CUDA in wanted and CUDA not in used:
+        log.info(
+            "onnxruntime %s: no usable GPU/CUDA libraries, running %s on the CPU",
+            ort.__version__,
+            path.name,
+        )
+    else:
+        log.info("onnxruntime %s: running %s on %s", ort.__version__, path.name, used[0])
+    return session
+
+
+class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
+    """Batched ONNX inference for coffea processors.
+
+    Args:
+        model_path: the ``.onnx`` file (one float input, batch axis first; the
+            output is the model's logits or probabilities, shape (N, K)).
+        preprocess: picklable callable turning the awkward inputs into the
+            model's numpy input (e.g. :class:`eventlens.inference.ImageInput`);
+            needed only when the wrapper is called with awkward arrays.
+        batch_size: events per ``session.run`` (bounds memory).
+        providers, threads: see :func:`make_session`.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        preprocess: Callable[..., np.ndarray] | None = None,
+        batch_size: int = 1024,
+        providers: Sequence[str] | str = "auto",
+        threads: int | None = None,
+    ) -> None:
+        nonserializable_attribute.__init__(self, ["session"])
+        numpy_call_wrapper.__init__(self)
+        if batch_size < 1:
+            raise ValueError(f"batch_size = {batch_size}, must be ≥ 1")
+        self.model_path = str(model_path)
+        self.preprocess = preprocess
+        self.batch_size = batch_size
+        self.providers = providers
+        self.threads = threads
+
+    def _create_session(self) -> Any:
+        return make_session(self.model_path, self.providers, self.threads)
+
+    @property
+    def input_name(self) -> str:
+        return self.session.get_inputs()[0].name
+
+    @property
+    def input_shape(self) -> list[int | str | None]:
+        """The model's input shape; the batch axis is symbolic."""
+        return list(self.session.get_inputs()[0].shape)
+
+    def validate_numpy_input(self, x: np.ndarray) -> None:
+        """Shape and dtype must match the model's input (batch axis free)."""
+        expected = self.input_shape
+        if x.ndim != len(expected) or any(
+            isinstance(e, int) and e != s for e, s in zip(expected[1:], x.shape[1:], strict=True)
+        ):
+            raise ValueError(
+                f"{Path(self.model_path).name}: input of shape {x.shape}, the model expects "
+                f"{tuple(expected)} (first axis = batch)"
+            )
+        if x.dtype != np.float32:
+            raise ValueError(
+                f"{Path(self.model_path).name}: input dtype {x.dtype}, expected float32"
+            )
+
+    def numpy_call(self, x: np.ndarray) -> np.ndarray:
+        """Run the model in batches of ``batch_size``; returns (N, K) float32."""
+        if len(x) == 0:
+            n_out = self.session.get_outputs()[0].shape[-1]
+            return np.zeros((0, n_out if isinstance(n_out, int) else 0), np.float32)
+        name = self.input_name
+        outputs = [
+            self.session.run(None, {name: x[i : i + self.batch_size]})[0]
+            for i in range(0, len(x), self.batch_size)
+        ]
+        return np.concatenate(outputs)
+
+    def prepare_awkward(self, *args: Any, **kwargs: Any) -> tuple[tuple, dict]:
+        if self.preprocess is None:
+            raise TypeError("OnnxWrapper was called with awkward arrays but has no preprocess step")
+        return (self.preprocess(*args, **kwargs),), {}

@@ -1,0 +1,98 @@
+"""The ONNX wrapper: real onnxruntime sessions, lazy, picklable, provider fallback."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import numpy as np
+import pytest
+from conftest import random_objects
+
+from eventlens.inference import ImageInput, OnnxWrapper
+from eventlens.render import RenderConfig
+
+CONFIG = RenderConfig(height=16, width=16)
+
+
+@pytest.fixture(scope="module")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def tiny_model(tmp_path_factory):
+    """A real (untrained) conv net exported to ONNX with a dynamic batch axis."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(6, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
+    ).eval()
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    x = torch.zeros(2, *CONFIG.shape)
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        input_names=["images"],
+        output_names=["logits"],
+        dynamic_axes={"images": {0: "batch"}},
+        dynamo=False,
+    )
+    return model, path
+
+
+def test_session_is_lazy_and_never_pickled(tiny_model):
+    _, path = tiny_model
+    wrapper = OnnxWrapper(path, preprocess=ImageInput(CONFIG), providers="auto", threads=1)
+    assert wrapper._session is None, "no session before first use"
+    blob = pickle.dumps(wrapper)
+    wrapper.numpy_call(np.zeros((1, *CONFIG.shape), np.float32))
+    assert wrapper._session is not None
+    assert len(pickle.dumps(wrapper)) == pytest.approx(len(blob), abs=64), "session not pickled"
+    clone = pickle.loads(pickle.dumps(wrapper))
+    assert clone._session is None
+
+
+def test_outputs_match_torch_on_rendered_events(tiny_model):
+    import torch
+
+    model, path = tiny_model
+    wrapper = OnnxWrapper(path, preprocess=ImageInput(CONFIG), batch_size=7)
+    objects = random_objects(50, seed=4)
+    scores = np.asarray(wrapper(objects))  # awkward in: render, then infer in batches of 7
+    with torch.no_grad():
+        expected = model(torch.from_numpy(ImageInput(CONFIG)(objects))).numpy()
+    assert scores.shape == (50, 3)
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+
+def test_provider_fallback_is_one_quiet_log_line(tiny_model, caplog, capfd):
+    import onnxruntime as ort
+
+    _, path = tiny_model
+    with caplog.at_level(logging.INFO, logger="eventlens.inference.ort"):
+        wrapper = OnnxWrapper(path, providers="auto")
+        used = wrapper.session.get_providers()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    if "CUDAExecutionProvider" in used:  # a machine with a usable GPU
+        assert "CUDAExecutionProvider" in messages[0]
+    else:
+        assert used == ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            assert "running tiny.onnx on the CPU" in messages[0]
+    assert "Failed to load" not in capfd.readouterr().err, "onnxruntime's CUDA noise leaked"
+
+
+def test_bad_inputs_are_clear_errors(tiny_model, tmp_path):
+    _, path = tiny_model
+    wrapper = OnnxWrapper(path)
+    with pytest.raises(ValueError, match=r"input of shape \(2, 6, 8, 8\), the model expects"):
+        wrapper(np.zeros((2, 6, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="dtype float64"):
+        wrapper(np.zeros((2, *CONFIG.shape)))
+    with pytest.raises(OSError, match="no such ONNX model"):
+        OnnxWrapper(tmp_path / "missing.onnx").session  # noqa: B018
+    assert wrapper(np.zeros((0, *CONFIG.shape), np.float32)).shape == (0, 3)
