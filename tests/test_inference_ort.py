@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import pickle
+import warnings
 
 import numpy as np
 import pytest
-from conftest import random_objects
 
+from conftest import random_objects
 from eventlens.inference import ImageInput, OnnxWrapper
 from eventlens.render import RenderConfig
 
@@ -16,7 +17,6 @@ CONFIG = RenderConfig(height=16, width=16)
 
 
 @pytest.fixture(scope="module")
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def tiny_model(tmp_path_factory):
     """A real (untrained) conv net exported to ONNX with a dynamic batch axis."""
     import torch
@@ -31,15 +31,17 @@ def tiny_model(tmp_path_factory):
     ).eval()
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
     x = torch.zeros(2, *CONFIG.shape)
-    torch.onnx.export(
-        model,
-        (x,),
-        str(path),
-        input_names=["images"],
-        output_names=["logits"],
-        dynamic_axes={"images": {0: "batch"}},
-        dynamo=False,
-    )
+    with warnings.catch_warnings():  # the legacy exporter's deprecation notice
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}},
+            dynamo=False,
+        )
     return model, path
 
 
