@@ -203,3 +203,40 @@ def test_radius_scale_follows_the_canvas():
     assert RenderConfig(height=224, width=224).effective_radius_scale == pytest.approx(10.5)
     assert RenderConfig().effective_radius_scale == pytest.approx(3.0)
     assert RenderConfig(radius_scale=4.0).effective_radius_scale == 4.0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        RenderConfig(),
+        RenderConfig.seed_rgb(),
+        RenderConfig(channels=("muon", "jet"), overlap="add"),
+    ],
+)
+def test_object_index_map_assigns_every_lit_pixel_to_one_object(config):
+    from conftest import random_objects
+
+    from eventlens.render import render_object_index
+
+    objects = random_objects(100, seed=21)
+    images = render(objects, config)
+    index = render_object_index(objects, config)
+    background = np.array(config.background(), dtype=images.dtype)[None, :, None, None]
+    painted = images != background
+    if config.style == "seed_rgb":  # black MET on white: every channel of a lit pixel changes
+        painted = np.broadcast_to((images != background).any(axis=1, keepdims=True), images.shape)
+        assert np.array_equal(index.any(axis=1), painted[:, 0])
+    else:
+        assert np.array_equal(index > 0, painted), "lit exactly where an object owns the pixel"
+    counts = ak_num(objects)
+    assert np.all(index.max(axis=(1, 2, 3)) <= counts)
+    # the owner of a pixel really draws it: re-render each owner alone and check
+    event = int(np.argmax(counts))
+    for obj in np.unique(index[event][index[event] > 0]):
+        alone = render(objects[event : event + 1, obj - 1 : obj], config)[0]
+        alone_lit = (alone != background[0]).any(axis=0)
+        assert alone_lit[(index[event] == obj).any(axis=0)].all()
+
+
+def ak_num(objects):
+    return ak.to_numpy(ak.num(objects))

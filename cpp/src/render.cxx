@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace eventlens {
@@ -59,7 +60,9 @@ constexpr float full_scale<float>() {
 
 template <typename T>
 T pixel_value(std::uint8_t v) {
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, std::int32_t>) {
+    return 0;  // object-index maps start empty whatever the background
+  } else if constexpr (std::is_same_v<T, float>) {
     return static_cast<float>(v) / 255.0f;
   } else {
     return v;
@@ -184,8 +187,8 @@ void Renderer::clear(T* image) const {
 }
 
 template <typename T>
-void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f,
-                    RenderStats& stats) const {
+void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f, RenderStats& stats,
+                    std::int32_t index) const {
   ++stats.objects;
   if (cls < 0) {
     ++stats.unknown_type;
@@ -248,6 +251,10 @@ void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f,
                             static_cast<std::size_t>(x);
     for (const auto& [k, v] : paint) {
       T& dst = image[static_cast<std::size_t>(k) * plane_ + pix];
+      if constexpr (std::is_same_v<T, std::int32_t>) {
+        dst = index;  // every channel the object paints; the object drawn last wins
+        continue;
+      }
       const T val = pixel_value<T>(v);
       switch (cfg_.overlap) {
         case Overlap::kMax:
@@ -293,7 +300,8 @@ RenderStats Renderer::batch(std::int64_t n_events, const std::int64_t* offsets,
     for (std::int64_t i = offsets[e]; i < offsets[e + 1]; ++i) {
       const int cls = draw_class(type[i], charge ? charge[i] : 1, btag ? btag[i] : 0.0f,
                                  cfg_.btag_threshold);
-      draw(image, cls, pt[i], eta[i], phi[i], stats);
+      draw(image, cls, pt[i], eta[i], phi[i], stats,
+           static_cast<std::int32_t>(i - offsets[e] + 1));
     }
   }
   stats.events = n_events;
@@ -313,6 +321,14 @@ RenderStats Renderer::render_batch_f32(std::int64_t n_events, const std::int64_t
                                        const float* eta, const float* phi,
                                        const std::int32_t* charge, const float* btag,
                                        float* out, std::int64_t out_size) const {
+  return batch(n_events, offsets, type, pt, eta, phi, charge, btag, out, out_size);
+}
+
+RenderStats Renderer::render_batch_index(std::int64_t n_events, const std::int64_t* offsets,
+                                         const std::int32_t* type, const float* pt,
+                                         const float* eta, const float* phi,
+                                         const std::int32_t* charge, const float* btag,
+                                         std::int32_t* out, std::int64_t out_size) const {
   return batch(n_events, offsets, type, pt, eta, phi, charge, btag, out, out_size);
 }
 

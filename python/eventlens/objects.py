@@ -13,6 +13,7 @@ so one list carries everything an image shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from enum import IntEnum
 
 import awkward as ak
@@ -73,13 +74,53 @@ def make_objects(
     )
 
 
-def _collection(events: ak.Array, name: str, code: ObjectType, extra: dict[str, str]) -> ak.Array:
-    coll = events[name]
+_CODES = {
+    "Electron": ObjectType.ELECTRON,
+    "Muon": ObjectType.MUON,
+    "Photon": ObjectType.PHOTON,
+    "Jet": ObjectType.JET,
+}
+
+
+def _collection(coll: ak.Array, code: ObjectType, extra: dict[str, str]) -> ak.Array:
     fields = {"mass": "mass", "charge": "charge", **extra}
     kwargs = {key: coll[field] for key, field in fields.items() if field in ak.fields(coll)}
     return make_objects(
         ak.full_like(coll.pt, int(code), dtype=np.int32), coll.pt, coll.eta, coll.phi, **kwargs
     )
+
+
+def objects_from_collections(
+    collections: Mapping[str, ak.Array], met: ak.Array | None = None, btag: str = "btagDeepFlavB"
+) -> ak.Array:
+    """Object lists from (already selected) collections keyed by NanoAOD name.
+
+    ``collections`` may hold any of Electron, Muon, Photon, Jet (jagged records
+    with pt, eta, phi and optionally mass/charge and, for jets, the ``btag``
+    field); ``met`` is one record {pt, phi} per event or None.  The result is in
+    the canonical order whatever the mapping's order, so every producer (the
+    processors' tables, :func:`objects_from_nanoevents`) draws identically.
+    """
+    unknown = sorted(set(collections) - set(_CODES))
+    if unknown:
+        raise KeyError(f"unknown collection(s) {unknown}; known: {list(_CODES)}")
+    parts = [
+        _collection(collections[name], code, {"btag": btag} if name == "Jet" else {})
+        for name, code in _CODES.items()
+        if name in collections
+    ]
+    if met is not None:
+        one = np.ones(len(met), dtype=np.int64)  # a scalar 1 fails on zero events
+        met_pt = ak.unflatten(met.pt, one)
+        parts.append(
+            make_objects(
+                ak.full_like(met_pt, int(ObjectType.MET), dtype=np.int32),
+                met_pt,
+                ak.zeros_like(met_pt),
+                ak.unflatten(met.phi, one),
+            )
+        )
+    return ak.concatenate(parts, axis=1)
 
 
 def objects_from_nanoevents(
@@ -97,12 +138,6 @@ def objects_from_nanoevents(
     a warning naming it — the RDataFrame path does the same.  A missing MET
     collection is an error (pass ``met=`` to pick another, e.g. ``PuppiMET``).
     """
-    codes = {
-        "Electron": ObjectType.ELECTRON,
-        "Muon": ObjectType.MUON,
-        "Photon": ObjectType.PHOTON,
-        "Jet": ObjectType.JET,
-    }
     present = ak.fields(events)
     if met not in present:
         candidates = [f for f in present if f.endswith("MET") and not f.startswith("Gen")]
@@ -112,16 +147,6 @@ def objects_from_nanoevents(
     absent = [c for c in collections if c not in present]
     if absent:
         log.warning("NanoAOD events have no %s collection(s): drawn as empty", absent)
-    parts = [
-        _collection(events, c, codes[c], {"btag": btag} if c == "Jet" else {})
-        for c in collections
-        if c in present
-    ]
-    met_pt = ak.unflatten(events[met].pt, 1)
-    met_obj = make_objects(
-        ak.full_like(met_pt, int(ObjectType.MET), dtype=np.int32),
-        met_pt,
-        ak.zeros_like(met_pt),
-        ak.unflatten(events[met].phi, 1),
+    return objects_from_collections(
+        {c: events[c] for c in collections if c in present}, events[met], btag
     )
-    return ak.concatenate([*parts, met_obj], axis=1)

@@ -123,6 +123,16 @@ class Renderer {
                                const float* phi, const std::int32_t* charge, const float* btag,
                                float* out, std::int64_t out_size) const;
 
+  /// Which object lit each pixel: the same geometry, but every pixel an object
+  /// paints gets that object's position in its event plus one (0: no object),
+  /// in each channel the object paints (its non-zero colour channels; every
+  /// channel with Overlap::kOver); where outlines overlap, the object drawn
+  /// last wins.  Used to map pixel attributions back onto objects.
+  RenderStats render_batch_index(std::int64_t n_events, const std::int64_t* offsets,
+                                 const std::int32_t* type, const float* pt, const float* eta,
+                                 const float* phi, const std::int32_t* charge, const float* btag,
+                                 std::int32_t* out, std::int64_t out_size) const;
+
   // ---- (a) per event, NanoAOD columns (RDataFrame::Define) ----------------
   // Drawing order: electrons, muons, photons, jets, MET.
   using RVecF = ROOT::RVec<float>;
@@ -166,7 +176,8 @@ class Renderer {
   template <typename T>
   void clear(T* image) const;
   template <typename T>
-  void draw(T* image, int cls, float pt, float eta, float phi, RenderStats& stats) const;
+  void draw(T* image, int cls, float pt, float eta, float phi, RenderStats& stats,
+            std::int32_t index = 0) const;
   template <typename T>
   RenderStats batch(std::int64_t n_events, const std::int64_t* offsets, const std::int32_t* type,
                     const float* pt, const float* eta, const float* phi,

@@ -14,6 +14,7 @@ from .batch import (
     flatten_objects,
     render,
     render_flat,
+    render_object_index,
     render_with_stats,
 )
 from .config import DRAW_CLASSES, KNOWN_CHANNELS, RenderConfig
@@ -29,5 +30,6 @@ __all__ = [
     "flatten_objects",
     "render",
     "render_flat",
+    "render_object_index",
     "render_with_stats",
 ]

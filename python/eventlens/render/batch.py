@@ -131,6 +131,25 @@ def render_flat(
     return out, RenderStats.from_cpp(stats)
 
 
+def render_object_index(objects: ak.Array, config: RenderConfig | None = None) -> np.ndarray:
+    """Which object lit each pixel: (N, C, H, W) int32 maps.
+
+    Same geometry as :func:`render`; a pixel holds the painting object's position
+    in its event's list plus one, 0 where nothing is drawn.  Where outlines
+    overlap in a channel, the object drawn last (later in the list) owns the
+    pixel — so every lit pixel belongs to exactly one object, which is what
+    per-object attribution needs.
+    """
+    config = config or RenderConfig()
+    flat = flatten_objects(objects)
+    out = np.zeros((flat.n_events, *config.shape), dtype=np.int32)
+    if flat.n_events:
+        c = flat.columns
+        cols = [_or_null(c[k]) for k in ("type", "pt", "eta", "phi", "charge", "btag")]
+        _cpp.renderer(config).render_batch_index(flat.n_events, flat.offsets, *cols, out, out.size)
+    return out
+
+
 def _or_null(a: np.ndarray | None) -> Any:
     """The array, or a C++ nullptr for an absent or empty column (cppyy cannot
     pass a zero-length buffer)."""
