@@ -215,7 +215,6 @@ def test_radius_scale_follows_the_canvas():
 )
 def test_object_index_map_assigns_every_lit_pixel_to_one_object(config):
     from conftest import random_objects
-
     from eventlens.render import render_object_index
 
     objects = random_objects(100, seed=21)
