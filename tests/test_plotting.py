@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_objects
 
+from conftest import random_objects
 from eventlens.inference.hists import book
 from eventlens.plotting import (
     confusion_from_hist,
