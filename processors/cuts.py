@@ -1,0 +1,75 @@
+"""Object-level selection shared by all tasks: ID, isolation, kinematics, b-tag, MET.
+
+Every threshold comes from an :class:`~eventlens.processors.config.ObjectCuts`
+block; nothing here knows about a particular task.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+from .config import BTagConfig, ObjectCuts
+from .cutflow import finite_events
+from .inputs import Inputs
+from .kinematics import delta_r_clean
+
+
+def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
+    """Objects passing pT, |η| (minus the optional gap), ID, isolation and impact cuts.
+
+    Objects keep their input order, which in NanoAOD is decreasing pT.
+    """
+    abs_eta = abs(objects.eta)
+    keep = (objects.pt > cuts.pt_min) & (abs_eta < cuts.abs_eta_max)
+    if cuts.eta_gap is not None:
+        lo, hi = cuts.eta_gap
+        keep = keep & ~((abs_eta >= lo) & (abs_eta <= hi))
+    if cuts.id is not None:
+        flag = objects[cuts.id.branch]
+        keep = keep & (flag != 0 if cuts.id.min is None else flag >= cuts.id.min)
+    if cuts.isolation is not None:
+        keep = keep & (objects[cuts.isolation.branch] < cuts.isolation.max)
+    if cuts.dxy_max is not None:
+        keep = keep & (abs(objects.dxy) < cuts.dxy_max)
+    if cuts.dz_max is not None:
+        keep = keep & (abs(objects.dz) < cuts.dz_max)
+    return objects[keep]
+
+
+def cut_fields(cuts: ObjectCuts) -> list[str]:
+    """The fields :func:`good_objects` reads, for the bad-value check of a step."""
+    fields = ["pt", "eta"]
+    if cuts.id is not None:
+        fields.append(cuts.id.branch)
+    if cuts.isolation is not None:
+        fields.append(cuts.isolation.branch)
+    fields += [n for n, c in (("dxy", cuts.dxy_max), ("dz", cuts.dz_max)) if c is not None]
+    return fields
+
+
+def bad_values(inputs: Inputs, block: str, cuts: ObjectCuts) -> np.ndarray:
+    """Events with a NaN/inf in any branch the object cuts of ``block`` read."""
+    return ~finite_events(inputs[block], cut_fields(cuts))
+
+
+def good_jets(inputs: Inputs, cuts: ObjectCuts, btag: BTagConfig, *selected: ak.Array) -> ak.Array:
+    """Good jets with a ``btag`` score field, ΔR-cleaned against the selected objects.
+
+    Cleaning (``cuts.cleaning_dr``) keeps a lepton or photon that is also
+    clustered into a jet from being drawn twice.
+    """
+    jets = good_objects(inputs["jet"], cuts)
+    jets = ak.with_field(jets, jets[btag.branch], "btag")
+    if cuts.cleaning_dr is not None and selected:
+        against = ak.concatenate([s[list(_P4)] for s in selected], axis=1)
+        jets = delta_r_clean(jets, against, cuts.cleaning_dr)
+    return jets
+
+
+_P4 = ("pt", "eta", "phi", "mass")
+
+
+def n_btagged(jets: ak.Array, btag: BTagConfig) -> np.ndarray:
+    """Number of jets with score >= the configured working point, per event."""
+    return ak.to_numpy(ak.sum(jets.btag >= btag.threshold, axis=1))

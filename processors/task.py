@@ -1,0 +1,138 @@
+"""What a task is, and the task-independent part of analysing one chunk.
+
+A task (``dimuon.py``, ``dtw.py``, ``dhjw.py``, ``hgg.py``) supplies a
+``select`` function that reads :class:`~.inputs.Inputs`, applies its cuts
+through the :class:`~.cutflow.Cutflow` and returns :class:`Candidates`: the
+selected objects per collection, the task mass and, for mass-window tasks,
+the labels.  :func:`analyse` wraps it with the steps every task shares:
+
+1. ``finite_weight``  – drop events whose event weight is NaN/inf;
+2. the task's steps;
+3. ``finite_objects`` – drop events whose table objects, MET (read by every
+   task) or mass hold a NaN/inf, so tables never contain one.
+
+:func:`analyse` is pure (no coffea, no I/O): the coffea processor and the
+benchmark's direct-uproot reference both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from eventlens.objects import objects_from_collections
+
+from .config import TaskConfig
+from .cutflow import Cutflow, finite_events
+from .inputs import Inputs
+from .labels import NO_LABEL, dataset_class
+from .weights import event_weights
+
+WEIGHT_STEP = "finite_weight"
+FINAL_STEP = "finite_objects"
+_CHECKED_FIELDS = ("pt", "eta", "phi", "mass", "btag")
+
+
+@dataclass
+class Candidates:
+    """A task's selection result over *all* events of the chunk (not yet sliced).
+
+    ``objects`` maps collection names (Electron, Muon, Photon, Jet) to the
+    selected objects of each event; jets carry a ``btag`` field.  ``mass``
+    is one float per event (0 where undefined).  ``labels`` is set by tasks
+    that label per event and left None for per-dataset (metadata) labels.
+    """
+
+    objects: dict[str, ak.Array]
+    mass: np.ndarray
+    labels: np.ndarray | None = None
+    nbtag: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered task: its selection function and what it needs and provides."""
+
+    name: str
+    select: Callable[[Inputs, TaskConfig, Cutflow], Candidates]
+    params: type  # dataclass of the config's ``selection`` block
+    objects: tuple[str, ...]  # object blocks the config must define
+    provides: tuple[str, ...]  # collections available for the table (MET always)
+    steps: tuple[str, ...]  # the task's own cutflow steps, in order
+    mass_definition: str
+
+    @property
+    def all_steps(self) -> tuple[str, ...]:
+        return (WEIGHT_STEP, *self.steps, FINAL_STEP)
+
+
+@dataclass
+class ChunkResult:
+    """The selected events of one chunk, ready for histograms and the table."""
+
+    cutflow: Cutflow
+    objects: ak.Array
+    label: np.ndarray
+    weight: np.ndarray
+    mass: np.ndarray
+    met_pt: np.ndarray
+    ids: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+    nbtag: np.ndarray
+    notes: set[str] = field(default_factory=set)
+
+
+def analyse(
+    task: Task, cfg: TaskConfig, inputs: Inputs, dataset: str, metadata: Mapping[str, Any] | None
+) -> ChunkResult:
+    """Run the shared steps and the task's selection on one chunk."""
+    cutflow = Cutflow(inputs.n)
+    weight = event_weights(inputs.gen_weight, metadata, cfg.luminosity_pb, inputs.n)
+    cutflow.require(WEIGHT_STEP, True, bad=~np.isfinite(weight))
+
+    cand = task.select(inputs, cfg, cutflow)
+
+    finite = np.isfinite(cand.mass) & finite_events(inputs.met, ("pt", "phi"))
+    for name, coll in cand.objects.items():
+        if name in cfg.table.collections:
+            finite &= finite_events(coll, [f for f in _CHECKED_FIELDS if f in coll.fields])
+    cutflow.require(FINAL_STEP, True, bad=~finite)
+
+    sel = cutflow.alive
+    notes = set(inputs.notes)
+    if cand.labels is not None:
+        label = cand.labels[sel]
+    else:
+        index = dataset_class(dataset, metadata, cfg)
+        if index is None and inputs.gen_weight is not None:
+            notes.add(
+                f"dataset {dataset}: simulation without a class of task {task.name}, "
+                f"label {NO_LABEL}"
+            )
+        label = np.full(int(sel.sum()), NO_LABEL if index is None else index, dtype=np.int32)
+    selected = {name: coll[sel] for name, coll in cand.objects.items()}
+    table_colls = {k: v for k, v in selected.items() if k in cfg.table.collections}
+    met = inputs.met[sel]
+    objects = objects_from_collections(
+        table_colls, met if "MET" in cfg.table.collections else None, btag="btag"
+    )
+    counts = {name.lower(): ak.to_numpy(ak.num(coll, axis=1)) for name, coll in selected.items()}
+    nbtag = cand.nbtag[sel] if cand.nbtag is not None else np.zeros(int(sel.sum()), dtype=np.int64)
+    if "Jet" in selected:
+        counts["bjet"] = nbtag
+    return ChunkResult(
+        cutflow=cutflow,
+        objects=objects,
+        label=label,
+        weight=weight[sel],
+        mass=cand.mass[sel],
+        met_pt=ak.to_numpy(met.pt).astype(np.float64),
+        ids={k: v[sel] for k, v in inputs.ids.items()},
+        counts=counts,
+        nbtag=nbtag,
+        notes=notes,
+    )
