@@ -43,3 +43,13 @@ def random_objects(n_events: int, seed: int, max_objects: int = 12) -> ak.Array:
         charge=jag(rng.choice([-1, 1], total).astype(np.int32)),
         btag=jag(rng.uniform(0.0, 1.0, total).astype(np.float32)),
     )
+
+
+# ---- generated-like NanoAOD samples (processor tests) ---------------------------
+@pytest.fixture(scope="session")
+def toy_samples(tmp_path_factory) -> dict[str, Path]:
+    """One small NanoAOD-like file per generator process (see tests/nanoaod_toy.py)."""
+    from nanoaod_toy import TOY_XSEC_PB, write_process
+
+    folder = tmp_path_factory.mktemp("toy_nanoaod")
+    return {p: write_process(folder, p, 40, seed=i + 1) for i, p in enumerate(TOY_XSEC_PB)}

@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import EventLensError
 
 #: Subcommand modules, in --help order.
-COMMANDS = ("demo", "render")
+COMMANDS = ("demo", "render", "select")
 
 log = logging.getLogger("eventlens")
 
