@@ -186,7 +186,7 @@ def write_nanoaod(
             tree.extend(chunk)
         if simulation and runs_sumw is not None and runs_sumw is not False:
             sumw = (
-                float(data["genWeight"].astype(np.float64).sum())
+                float(np.nansum(data["genWeight"].astype(np.float64)))
                 if runs_sumw is True
                 else float(runs_sumw)
             )
