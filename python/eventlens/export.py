@@ -1,0 +1,337 @@
+"""Export a trained checkpoint to ONNX, verify it against torch, and write its model card.
+
+``eventlens export runs/dtw_compact_cnn/best.pt -o onnx_models/dtw_compact_cnn.onnx``
+
+* torch's ONNX exporter (``dynamo=True``, the maintained path) at the pinned
+  opset :data:`EXPORT_OPSET`, one self-contained file (``external_data=False``),
+  a dynamic batch axis;
+* the graph takes what the training data path feeds the network: float32
+  images from the renderer (a uint8 render config's pictures divided by 255,
+  as :class:`eventlens.inference.preprocess.ImageInput` does), or the raw
+  padded object table (standardised inside the graph); it returns ``logits``
+  (first output) and ``probabilities`` (softmax);
+* onnxruntime (CPU provider, chosen explicitly) must reproduce torch's logits
+  within 1e-4 absolute (+ a relative term for InceptionV3, whose fp32 torch
+  output is itself ~1e-4 from fp64), on realistic sparse inputs drawn by the
+  C++ renderer and at two batch sizes (the dynamic axis is exercised);
+  otherwise :class:`ExportError` and no files are written;
+* ``NAME.json`` beside the model: see :mod:`eventlens.modelcard`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import EventLensError
+from .io import atomic_path, write_json
+from .modelcard import CARD_FORMAT, card_path
+from .models import build_model, model_info
+from .models.features import TableSpec, featurise
+from .render.batch import FlatObjects, render_flat
+from .render.config import RenderConfig
+
+log = logging.getLogger(__name__)
+
+#: The ONNX opset every eventlens model is exported with (torch 2.14's exporter's own).
+EXPORT_OPSET = 20
+#: Absolute tolerance on logits between onnxruntime and torch.
+ATOL = 1e-4
+OUTPUT_NAMES = ("logits", "probabilities")
+
+
+class ExportError(EventLensError):
+    """The exported model does not reproduce the torch model."""
+
+
+class _Deployable(nn.Module):
+    """The trained network + softmax: what the ONNX graph computes."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.net(x)
+        return logits, torch.softmax(logits, dim=1)
+
+
+def random_objects(n_events: int, seed: int) -> FlatObjects:
+    """Plausible events (0–10 objects of every type, pT 5–500 GeV) for checking exports."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 11, n_events)
+    counts[0] = max(int(counts[0]), 1)
+    n = int(counts.sum())
+    offsets = np.zeros(n_events + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    columns = {
+        "type": rng.integers(0, 5, n).astype(np.int32),
+        "pt": np.exp(rng.uniform(np.log(5.0), np.log(500.0), n)).astype(np.float32),
+        "eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
+        "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
+        "mass": rng.uniform(0.0, 20.0, n).astype(np.float32),
+        "charge": rng.choice([-1, 0, 1], n).astype(np.int32),
+        "btag": rng.uniform(0.0, 1.0, n).astype(np.float32),
+    }
+    return FlatObjects(offsets=offsets, columns=columns)
+
+
+def example_inputs(ckpt: dict[str, Any], n_events: int, seed: int = 12345) -> np.ndarray:
+    """Float32 model inputs of ``n_events`` random events, exactly as training feeds them."""
+    flat = random_objects(n_events, seed)
+    if ckpt["model"]["input_kind"] == "image":
+        config = RenderConfig.from_dict(ckpt["render_config"])
+        images = render_flat(flat, config)[0]
+        if images.dtype == np.uint8:
+            return images.astype(np.float32) / np.float32(255.0)
+        return images
+    spec = TableSpec.from_dict(ckpt["table_spec"])
+    return featurise(flat.offsets, flat.columns, spec)
+
+
+def rebuild_model(ckpt: dict[str, Any]) -> nn.Module:
+    """The checkpoint's network with its weights, in eval mode."""
+    m = ckpt["model"]
+    model = build_model(
+        m["name"],
+        input_shape=tuple(m["input_shape"]),
+        n_classes=len(ckpt["classes"]),
+        params=m["params"],
+    )
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
+def _onnx_session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _export(module: nn.Module, x: torch.Tensor, path: Path) -> None:
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    # The exporter's graph passes log every rewrite at INFO: not for our users.
+    for name in ("onnx_ir", "onnxscript", "torch.onnx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (x,),
+            str(path),
+            input_names=["input"],
+            output_names=list(OUTPUT_NAMES),
+            opset_version=EXPORT_OPSET,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes={"x": {0: batch}},
+            verbose=False,
+        )
+
+
+def verify(session: Any, module: nn.Module, inputs: np.ndarray, rtol: float) -> dict[str, Any]:
+    """Compare onnxruntime with torch on ``inputs`` at two batch sizes; ExportError if off."""
+    worst = 0.0
+    scale = 0.0
+    for batch in (inputs[:1], inputs):
+        with torch.no_grad():
+            ref_logits, ref_probs = (t.numpy() for t in module(torch.from_numpy(batch.copy())))
+        got_logits, got_probs = session.run(list(OUTPUT_NAMES), {"input": batch})
+        if got_logits.shape != ref_logits.shape:
+            raise ExportError(
+                f"onnxruntime gives logits of shape {got_logits.shape}, torch "
+                f"{ref_logits.shape} (batch {len(batch)})"
+            )
+        worst = max(
+            worst,
+            float(np.max(np.abs(got_logits - ref_logits))),
+            float(np.max(np.abs(got_probs - ref_probs))),
+        )
+        scale = max(scale, float(np.max(np.abs(ref_logits))))
+    tolerance = ATOL + rtol * scale
+    if not worst <= tolerance:
+        raise ExportError(
+            f"onnxruntime output differs from torch by {worst:.3g} "
+            f"(tolerance {tolerance:.3g}): the export is not faithful"
+        )
+    return {
+        "max_abs_diff": worst,
+        "tolerance": tolerance,
+        "max_abs_logit": scale,
+        "check_events": len(inputs),
+        "check_batch_sizes": [1, len(inputs)],
+    }
+
+
+def _metrics_summary(metrics_path: Path) -> dict[str, Any] | None:
+    import json
+
+    if not metrics_path.exists():
+        log.warning("no %s: the model card will have metrics = null", metrics_path)
+        return None
+    m = json.loads(metrics_path.read_text())
+    test = m.get("test", {})
+    return {
+        "split": "test",
+        "test_split_digest": m.get("test_split_digest"),
+        "n_events": test.get("n_events"),
+        "accuracy": test.get("accuracy"),
+        "balanced_accuracy": test.get("balanced_accuracy"),
+        "macro_f1": test.get("macro_f1"),
+        "macro_auc": test.get("macro_auc"),
+        "loss": test.get("loss"),
+        "per_class": test.get("per_class"),
+        "confusion": test.get("confusion"),
+        "signal_vs_background": test.get("signal_vs_background"),
+        "source": str(metrics_path),
+    }
+
+
+def _input_spec(ckpt: dict[str, Any]) -> dict[str, Any]:
+    shape = ["batch", *ckpt["model"]["input_shape"]]
+    if ckpt["model"]["input_kind"] == "image":
+        rc = RenderConfig.from_dict(ckpt["render_config"])
+        return {
+            "name": "input",
+            "kind": "image",
+            "shape": shape,
+            "dtype": "float32",
+            "layout": "NCHW",
+            "channels": list(rc.channels),
+            "render_dtype": rc.dtype,
+            "normalisation": "eventlens.render images for this render_config as float32 in [0, 1]"
+            + (
+                ": divide the uint8 pictures by 255 (eventlens.inference."
+                "preprocess.ImageInput does)"
+                if rc.dtype == "uint8"
+                else " (the renderer's float32 output as is)"
+            ),
+        }
+    spec = TableSpec.from_dict(ckpt["table_spec"])
+    return {
+        "name": "input",
+        "kind": "table",
+        "shape": shape,
+        "dtype": "float32",
+        "features": spec.to_dict(),
+        "feature_names": spec.feature_names(),
+        "normalisation": "feed eventlens.models.features.featurise(...) for this table_spec as is; "
+        "the graph standardises with the training split's mean and sigma",
+    }
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    output: str | Path,
+    metrics: str | Path | None = None,
+    threads: int = 2,
+    check_events: int = 16,
+    overwrite: bool = True,
+) -> dict[str, Any]:
+    """Export ``checkpoint`` to ``output`` (.onnx), verify it, write the card; return the card."""
+    from .training.checkpoint import load_checkpoint
+
+    output = Path(output)
+    if output.suffix != ".onnx":
+        raise EventLensError(f"export: output {output} must end in .onnx")
+    torch.set_num_threads(threads)
+    ckpt = load_checkpoint(checkpoint)
+    info = model_info(ckpt["model"]["name"])
+    net = rebuild_model(ckpt)
+    module = _Deployable(net).eval()
+    inputs = example_inputs(ckpt, check_events)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(output, overwrite=overwrite) as tmp:
+        onnx_tmp = tmp.with_suffix(".onnx")
+        try:
+            _export(module, torch.from_numpy(inputs[:2].copy()), onnx_tmp)
+            session = _onnx_session(onnx_tmp, threads)
+            check = verify(session, module, inputs, info.export_rtol)
+            onnx_tmp.replace(tmp)
+        finally:
+            onnx_tmp.unlink(missing_ok=True)
+        blob = tmp.read_bytes()
+    log.info(
+        "exported %s -> %s (%.1f MB, opset %d); onnxruntime vs torch max |diff| %.2g",
+        ckpt["path"],
+        output,
+        len(blob) / 1e6,
+        EXPORT_OPSET,
+        check["max_abs_diff"],
+    )
+    metrics_path = Path(metrics) if metrics else Path(ckpt["path"]).parent / "metrics.json"
+    card = build_card(ckpt, output, blob, check, _metrics_summary(metrics_path))
+    write_json(card_path(output), card)
+    return card
+
+
+def build_card(
+    ckpt: dict[str, Any],
+    output: Path,
+    blob: bytes,
+    check: dict[str, Any],
+    metrics: dict[str, Any] | None,
+) -> dict[str, Any]:
+    import onnx
+    import onnxruntime
+
+    rc = RenderConfig.from_dict(ckpt["render_config"]) if ckpt["render_config"] else None
+    data = ckpt["data"]
+    history = ckpt.get("history") or []
+    return {
+        "format": CARD_FORMAT,
+        "name": output.stem,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "eventlens_version": __version__,
+        "task": ckpt["config"]["task"],
+        "classes": list(ckpt["classes"]),
+        "model": dict(ckpt["model"]),
+        "input": _input_spec(ckpt),
+        "output": {
+            "names": list(OUTPUT_NAMES),
+            "shape": ["batch", len(ckpt["classes"])],
+            "meaning": "logits and softmax probabilities, in the order of 'classes'",
+        },
+        "render_config": rc.to_dict() if rc else None,
+        "render_config_digest": rc.digest() if rc else None,
+        "table_spec": ckpt["table_spec"],
+        "selection": data.get("selection"),
+        "training_data": {k: v for k, v in data.items() if k != "selection"},
+        "training": {
+            "config": ckpt["config"],
+            "best_epoch": ckpt["epoch"],
+            "epochs_trained": len(history),
+            "notes": ckpt["config"].get("notes", ""),
+            "checkpoint": ckpt["path"],
+        },
+        "metrics": metrics,
+        "onnx": {
+            "file": output.name,
+            "opset": EXPORT_OPSET,
+            "exporter": "torch.onnx.export(dynamo=True)",
+            "external_data": False,
+            "dynamic_axes": {"input": [0], "logits": [0], "probabilities": [0]},
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "bytes": len(blob),
+            **check,
+        },
+        "versions": {
+            "eventlens": __version__,
+            "torch": str(torch.__version__),
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+    }

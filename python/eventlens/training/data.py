@@ -1,0 +1,132 @@
+"""From event indices to model inputs: gather objects, augment, draw or pad, to tensors.
+
+Everything happens in the main process, one mini-batch at a time: the C++
+renderer draws ~10⁵ events/s, so a batch of 128 images costs ~1 ms against
+~0.3 s for a compact-CNN training step on two CPU cores — worker processes
+would only add pickling and startup (and a renderer per process).
+
+Data order and augmentations come from ``numpy.random.default_rng([seed,
+epoch, stream])``: a pure function of (seed, epoch), so a resumed run sees
+exactly the batches an uninterrupted one would, without saving any state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from ..models.features import TableSpec, featurise
+from ..render.batch import FlatObjects, render_flat
+from ..render.config import RenderConfig
+from .augment import augment
+from .config import AugmentConfig
+from .table import ObjectTable
+
+_ORDER_STREAM, _AUGMENT_STREAM = 0, 1
+
+
+class BatchMaker:
+    """Build input tensors for events of a table.
+
+    Args:
+        table: the object table.
+        kind: ``image`` (draw with ``render``) or ``table`` (pad with ``features``).
+        render: render config for image models.
+        features: table spec for table models.
+        channels_last: image tensors in channels-last memory format (faster
+            convolutions on CPU).
+    """
+
+    def __init__(
+        self,
+        table: ObjectTable,
+        kind: str,
+        render: RenderConfig | None = None,
+        features: TableSpec | None = None,
+        channels_last: bool = True,
+    ) -> None:
+        if kind == "image" and render is None:
+            raise ValueError("BatchMaker: image models need a render config")
+        if kind == "table" and features is None:
+            raise ValueError("BatchMaker: table models need a table spec")
+        self.table = table
+        self.kind = kind
+        self.render = render
+        self.features = features
+        self.channels_last = channels_last
+        self._buffer: np.ndarray | None = None
+
+    def objects(
+        self, idx: np.ndarray, rng: np.random.Generator | None, aug: AugmentConfig | None
+    ) -> FlatObjects:
+        flat = self.table.gather(idx)
+        if rng is not None and aug is not None:
+            augment(flat, rng, aug)
+        return flat
+
+    def inputs(self, flat: FlatObjects) -> torch.Tensor:
+        """Model input for pre-gathered objects: (N, C, H, W) float32 images or (N, F) tables."""
+        if self.kind == "table":
+            assert self.features is not None
+            return torch.from_numpy(featurise(flat.offsets, flat.columns, self.features))
+        assert self.render is not None
+        n = flat.n_events
+        if self._buffer is None or len(self._buffer) < n:
+            self._buffer = np.empty((n, *self.render.shape), dtype=self.render.dtype)
+        images, _ = render_flat(flat, self.render, out=self._buffer[:n])
+        x = torch.from_numpy(images)
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        # The buffer is reused by the next batch: both paths copy out of it.
+        if x.dtype == torch.uint8:
+            return x.to(torch.float32).mul_(1.0 / 255.0).contiguous(memory_format=fmt)
+        return x.clone(memory_format=fmt)
+
+    def batch(
+        self,
+        idx: np.ndarray,
+        rng: np.random.Generator | None = None,
+        aug: AugmentConfig | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels) for events ``idx``, augmented when ``rng`` and ``aug`` are given."""
+        x = self.inputs(self.objects(idx, rng, aug))
+        y = torch.from_numpy(self.table.label[idx].astype(np.int64))
+        return x, y
+
+
+def epoch_order(indices: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """The training order of an epoch: a permutation fixed by (seed, epoch)."""
+    return np.random.default_rng([seed, epoch, _ORDER_STREAM]).permutation(indices)
+
+
+def augment_rng(seed: int, epoch: int) -> np.random.Generator:
+    return np.random.default_rng([seed, epoch, _AUGMENT_STREAM])
+
+
+def batches(indices: np.ndarray, batch_size: int, min_size: int = 1) -> Iterator[np.ndarray]:
+    """Consecutive slices of ``indices``; a last slice smaller than ``min_size`` is dropped
+    (BatchNorm cannot train on a batch of one)."""
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start : start + batch_size]
+        if len(chunk) >= min_size:
+            yield chunk
+
+
+def feature_statistics(
+    maker: BatchMaker, indices: np.ndarray, chunk: int = 65536
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and σ of the padded-table features over ``indices`` (un-augmented)."""
+    total = None
+    total_sq = None
+    n = 0
+    for idx in batches(indices, chunk):
+        x = maker.inputs(maker.objects(idx, None, None)).numpy().astype(np.float64)
+        total = x.sum(0) if total is None else total + x.sum(0)
+        total_sq = (x**2).sum(0) if total_sq is None else total_sq + (x**2).sum(0)
+        n += len(x)
+    if n == 0 or total is None or total_sq is None:
+        raise ValueError("feature statistics: the training split is empty")
+    mean = total / n
+    std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+    return mean, std

@@ -1,0 +1,170 @@
+"""Everything a run needs before its first step: table, split, inputs, model, loss.
+
+Shared by training, evaluation and the benchmarks, so all of them build the
+model and its inputs the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..models import build_model
+from .config import TrainConfig
+from .data import BatchMaker, feature_statistics
+from .split import Split, split_table
+from .table import ObjectTable, manifest_selection, read_table
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Setup:
+    """A prepared run: the data, its split, the input maker and a fresh model."""
+
+    config: TrainConfig
+    table: ObjectTable
+    split: Split
+    maker: BatchMaker
+    model: nn.Module
+    class_weights: torch.Tensor
+
+    @property
+    def classes(self) -> list[str]:
+        return self.table.classes
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self.config.input_kind == "image":
+            assert self.config.render is not None
+            return self.config.render.shape
+        assert self.config.features is not None
+        return (self.config.features.n_features,)
+
+    def data_info(self) -> dict[str, Any]:
+        """What the model was trained on (for checkpoints and model cards)."""
+        labelled = np.flatnonzero(self.table.label >= 0)
+        return {
+            "table": str(self.table.path),
+            "task": self.table.task,
+            "selection": manifest_selection(self.table.manifest),
+            "table_eventlens_version": self.table.manifest.get("eventlens_version"),
+            "table_format": self.table.manifest.get("format"),
+            "samples": self.table.manifest.get("datasets"),
+            "luminosity_pb": self.table.manifest.get("luminosity_pb"),
+            "datasets": self.table.datasets_per_class(labelled),
+            "events": self.split.counts(self.table.label, self.classes),
+            "split": dataclasses.asdict(self.config.split),
+            "split_method": "hash of (dataset, run, luminosityBlock, event) with the salt",
+            "split_digests": dict(self.split.digests),
+            "limits": dict(self.config.limits),
+            "n_events_table": len(self.table),
+            "seed": self.config.seed,
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "name": self.config.model,
+            "params": dict(self.config.model_params),
+            "input_kind": self.config.input_kind,
+            "input_shape": list(self.input_shape),
+            "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
+        }
+
+
+def configure_torch(threads: int) -> None:
+    """Fixed thread count and deterministic kernels (where torch has them) on the CPU."""
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # fixed once per process
+        torch.set_num_interop_threads(1)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def check_table(config: TrainConfig, table: ObjectTable) -> None:
+    """The table must be for the config's task and contain its signal classes."""
+    if table.task is not None and table.task != config.task:
+        raise ConfigError(
+            f"config task {config.task!r} but the object table {table.path} "
+            f"is for task {table.task!r}"
+        )
+    unknown = [s for s in config.signal if s not in table.classes]
+    if unknown:
+        raise ConfigError(
+            f"config: evaluation.signal {unknown} not among the table's classes {table.classes}"
+        )
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """N / (K · N_c) per class: every class carries the same total weight in the loss.
+
+    A class absent from the training split gets weight 0 (and a warning).
+    """
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    if (counts == 0).any():
+        log.warning("classes %s have no training events", np.flatnonzero(counts == 0).tolist())
+    w = np.divide(counts.sum(), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def prepare(
+    config: TrainConfig, table: ObjectTable | None = None, table_path: str | Path | None = None
+) -> Setup:
+    """Read (or take) the table, split it, and build the model with the config's seed."""
+    configure_torch(config.threads)
+    if table is None:
+        table = read_table(table_path or config.table)
+    check_table(config, table)
+    split = split_table(table, config.split, config.limits)
+    counts = split.counts(table.label, table.classes)
+    log.info(
+        "split (hash of event identity): %s",
+        ", ".join(f"{s} {sum(c.values())}" for s, c in counts.items()),
+    )
+    if len(split.train) < 2:
+        raise ConfigError(
+            f"object table {table.path}: only {len(split.train)} labelled training events"
+        )
+    kind = config.input_kind
+    maker = BatchMaker(
+        table, kind, render=config.render, features=config.features, channels_last=kind == "image"
+    )
+    torch.manual_seed(config.seed)
+    shape = config.render.shape if kind == "image" else (config.features.n_features,)  # type: ignore[union-attr]
+    model = build_model(
+        config.model, input_shape=shape, n_classes=len(table.classes), params=config.model_params
+    )
+    if kind == "table":
+        mean, std = feature_statistics(maker, split.train)
+        model.standardise.set(mean, std)  # type: ignore[union-attr,operator]
+    else:
+        model = model.to(memory_format=torch.channels_last)
+    if config.balance == "loss":
+        weights = class_weights(table.label[split.train], len(table.classes))
+    else:
+        weights = torch.ones(len(table.classes))
+    return Setup(
+        config=config, table=table, split=split, maker=maker, model=model, class_weights=weights
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, maker: BatchMaker, indices: np.ndarray, batch_size: int
+) -> np.ndarray:
+    """Logits (eval mode, no augmentation) for events ``indices``, in that order."""
+    from .data import batches
+
+    model.eval()
+    out = [model(maker.batch(idx)[0]).float().numpy() for idx in batches(indices, batch_size)]
+    if not out:
+        n_out = model(maker.batch(np.zeros(1, np.int64))[0]).shape[1] if len(maker.table) else 0
+        return np.zeros((0, n_out), dtype=np.float32)
+    return np.concatenate(out)
