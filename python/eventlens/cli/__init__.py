@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import EventLensError
 
 #: Subcommand modules, in --help order.
-COMMANDS = ("demo", "render", "select", "train", "evaluate", "export", "compare")
+COMMANDS = ("demo", "render", "select", "train", "evaluate", "export", "compare", "explain")
 
 log = logging.getLogger("eventlens")
 
