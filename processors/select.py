@@ -19,6 +19,7 @@ The driver, in order:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -88,7 +89,7 @@ def run_selection(
     output_dir: str | Path,
     *,
     config: str | Path | None = None,
-    executor: str = "iterative",
+    executor: str | Any = "iterative",
     workers: int = 2,
     chunksize: int = 100_000,
     skip_bad_files: bool = False,
@@ -97,7 +98,13 @@ def run_selection(
     status: bool = True,
     timeout: int = 30,
 ) -> SelectionOutput:
-    """Select ``task`` events from ``fileset`` into ``output_dir`` (see module docstring)."""
+    """Select ``task`` events from ``fileset`` into ``output_dir`` (see module docstring).
+
+    ``executor`` is a name (``iterative``, ``futures``, ``dask``: created here
+    with ``workers`` processes and closed afterwards) or a ready coffea
+    executor, e.g. ``FuturesExecutor(pool=pool)`` or ``DaskExecutor(client=c)``
+    to reuse warm workers across several runs.
+    """
     spec = get_task(task)
     cfg = load_config(task, config, luminosity_pb)
     if chunksize < 1:
@@ -124,7 +131,12 @@ def run_selection(
         cfg,
         out_dir,
         skip_bad_files,
-        {"executor": executor, "workers": workers, "chunksize": chunksize, "seconds": elapsed},
+        {
+            "executor": executor if isinstance(executor, str) else type(executor).__name__,
+            "workers": workers,
+            "chunksize": chunksize,
+            "seconds": elapsed,
+        },
     )
 
 
@@ -259,12 +271,15 @@ def _execute(
     cfg: TaskConfig,
     needs: Needs,
     out_dir: Path,
-    executor: str,
+    executor: str | Any,
     workers: int,
     chunksize: int,
     status: bool,
     timeout: int,
+    proc: Any = None,
 ) -> dict[str, Any]:
+    """Run ``proc`` (default: the task's :class:`~.base.TaskProcessor` writing tables
+    to ``out_dir``) over the checked fileset with coffea's Runner."""
     from coffea import processor
     from coffea.nanoevents import NanoAODSchema
 
@@ -274,7 +289,8 @@ def _execute(
     if not plan.fileset:
         log.warning("no events to process (all files empty or skipped)")
         return {}
-    with make_executor(executor, workers, status) as ex:
+    ready = contextlib.nullcontext(executor) if not isinstance(executor, str) else None
+    with ready or make_executor(executor, workers, status) as ex:
         runner = processor.Runner(
             executor=ex,
             schema=NanoAODSchema,
@@ -284,7 +300,7 @@ def _execute(
         )
         return runner(
             plan.fileset,
-            TaskProcessor(spec, cfg, out_dir),
+            proc if proc is not None else TaskProcessor(spec, cfg, out_dir),
             treename="Events",
             iteritems_options={"filter_name": needs.filter_names()},
         )
