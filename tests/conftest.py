@@ -53,3 +53,7 @@ def toy_samples(tmp_path_factory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("toy_nanoaod")
     return {p: write_process(folder, p, 40, seed=i + 1) for i, p in enumerate(TOY_XSEC_PB)}
+
+
+# ---- HTCondor: a real personal pool on 127.0.0.1 (see tests/condor_support.py) ----
+from condor_support import condor_pool, condor_tmp, public_nanoaod  # noqa: E402, F401

@@ -19,7 +19,10 @@ from .. import __version__
 from ..errors import EventLensError
 
 #: Subcommand modules, in --help order.
-COMMANDS = ("demo", "render", "select", "train", "evaluate", "export", "compare", "explain")
+COMMANDS = (
+    "demo", "render", "select", "train", "evaluate", "export", "compare", "explain",
+    "condor-pool", "condor-submit", "merge",
+)
 
 log = logging.getLogger("eventlens")
 

@@ -1,0 +1,250 @@
+"""eventlens on a real HTCondor pool (the personal pool of condor/pool.sh on 127.0.0.1).
+
+* batch mode (real condor_submit path through the bindings, real jobs as the
+  unprivileged job user) merged == the Iterative executor, exactly;
+* Dask mode (dask-jobqueue HTCondorCluster, 2 workers) == Iterative, exactly;
+* a worker job killed mid-run is survived (its chunks re-run), a failed batch
+  job is named by merge, and a pool/schedd/worker failure is a clear error in
+  bounded time.
+
+Skipped, with the reason, when the pool cannot be set up on the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import threading
+import time
+
+import cloudpickle
+import pytest
+from coffea.processor import ProcessorABC
+
+from condor_support import canonical, real_fileset
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings(
+        "ignore:Missing cross-reference index:RuntimeWarning",
+        "ignore:Branch Photon_mass already exists:RuntimeWarning",
+        "ignore:Port 8787 is already in use:UserWarning",
+    ),
+]
+
+TASK, CHUNK = "dimuon", 50  # 50 events per chunk: the 200-event tt̄ file becomes 4 chunks
+
+
+def iterative(run, chunksize=CHUNK):
+    from coffea import processor
+
+    opts = {k: v for k, v in run.runner_options.items()}
+    r = processor.Runner(processor.IterativeExecutor(status=False), chunksize=chunksize, **opts)
+    return r(run.fileset, run.processor, treename="Events", **run.run_options)
+
+
+@pytest.fixture(scope="module")
+def settings(condor_pool, condor_tmp):
+    from eventlens.condor import settings as s
+
+    cfg = s.load()
+    cfg = dataclasses.replace(cfg, runtime_dir=str(condor_tmp / "runtime"))
+    return cfg.replace("worker", memory="1GB", start_timeout=120.0).replace(
+        "batch", request_memory="1GB"
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(public_nanoaod):
+    """The Iterative executor's output on the real files (histograms + cutflow, no tables)."""
+    from eventlens.condor.tasks import task_run
+
+    run = task_run(TASK, real_fileset(public_nanoaod), None)
+    return run, iterative(run)
+
+
+def test_batch_merged_equals_iterative(condor_pool, condor_tmp, public_nanoaod, settings):
+    """3 jobs over 6 chunks of real NanoAOD (data, DY + an empty file, tt̄), tables included."""
+    from eventlens.condor import batch, merge
+    from eventlens.condor.tasks import task_run
+
+    out = condor_tmp / "batch"
+    run = task_run(TASK, real_fileset(public_nanoaod), out)
+    ref_dir = condor_tmp / "batch-reference"
+    ref = iterative(task_run(TASK, real_fileset(public_nanoaod), ref_dir))
+    b = batch.prepare(
+        out,
+        run.fileset,
+        run.processor,
+        jobs=3,
+        chunksize=CHUNK,
+        runner_options=run.runner_options,
+        run_options=run.run_options,
+        writable_dirs=[run.tables_dir],
+    )
+    assert len(b.jobs) == 3 and b.manifest["n_chunks"] == 6
+    t0 = time.monotonic()
+    try:
+        batch.submit(b, settings)
+        states = batch.wait(b, settings, timeout=240)
+    finally:
+        batch.remove(b, settings)
+    print(f"batch: 3 jobs submit->done {time.monotonic() - t0:.1f} s")
+    assert all(s["status"] == "completed" and s.get("exit_code") == 0 for s in states.values()), (
+        states
+    )
+    merged = merge.merge(out).output
+    assert canonical(merged) == canonical(ref)
+    assert sorted(p.name for p in (out / "tables").iterdir()) == sorted(
+        p.name for p in (ref_dir / "tables").iterdir()
+    )
+
+
+def test_htcondor_cluster_equals_iterative(condor_pool, reference, settings):
+    """coffea's DaskExecutor on 2 HTCondorCluster workers (jobs as the job user)."""
+    from coffea import processor
+
+    from eventlens.condor.cluster import condor_executor
+
+    run, ref = reference
+    t0 = time.monotonic()
+    with condor_executor(2, status=False, settings=settings) as ex:
+        t1 = time.monotonic()
+        out = processor.Runner(ex, chunksize=CHUNK, **run.runner_options)(
+            run.fileset, run.processor, treename="Events", **run.run_options
+        )
+        t2 = time.monotonic()
+    print(
+        f"dask: workers up {t1 - t0:.1f} s, run {t2 - t1:.1f} s, "
+        f"closed {time.monotonic() - t2:.1f} s"
+    )
+    assert canonical(out) == canonical(ref)
+
+
+class Slow(ProcessorABC):
+    """Wraps a processor and sleeps per chunk, so that a worker can be killed mid-run."""
+
+    def __init__(self, inner, seconds):
+        self.inner, self.seconds = inner, seconds
+
+    def process(self, events):
+        time.sleep(self.seconds)
+        return self.inner.process(events)
+
+    def postprocess(self, acc):
+        return self.inner.postprocess(acc)
+
+
+def test_killed_worker_job_is_survived(condor_pool, reference, settings):
+    """SIGKILL one worker job's processes mid-run: its chunks re-run, the output is still exact."""
+    from coffea import processor
+
+    from eventlens.condor.cluster import condor_executor
+
+    run, _ = reference
+    chunk = 20  # 17 chunks, ~1 s each
+    ref = iterative(run, chunksize=chunk)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    result, error = {}, []
+    with condor_executor(2, status=False, settings=settings) as ex:
+        client = ex.client
+
+        def go():
+            try:
+                result["out"] = processor.Runner(ex, chunksize=chunk, **run.runner_options)(
+                    run.fileset, Slow(run.processor, 1.0), treename="Events", **run.run_options
+                )
+            except Exception as exc:  # reported by the assertion below
+                error.append(exc)
+
+        thread = threading.Thread(target=go)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _busy(client):
+            time.sleep(0.2)
+        victim, pids = next(iter(client.run(lambda: (os.getpid(), os.getppid())).items()))
+        for pid in pids:  # the worker and its nanny: the job's python processes
+            os.kill(pid, signal.SIGKILL)
+        print(f"killed worker {victim} (pids {pids})")
+        thread.join(timeout=180)
+        assert not thread.is_alive(), "the run did not finish after a worker was killed"
+    assert not error, error
+    assert canonical(result["out"]) == canonical(ref)
+
+
+def _busy(client):
+    info = client.processing()
+    return sum(len(v) for v in info.values()) > 0
+
+
+def test_failed_batch_job_is_named_by_merge(condor_pool, condor_tmp, public_nanoaod, settings):
+    from eventlens.condor import batch, merge
+    from eventlens.condor.tasks import task_run
+
+    out = condor_tmp / "batch-broken"
+    run = task_run(TASK, real_fileset(public_nanoaod), None)
+    b = batch.prepare(
+        out,
+        run.fileset,
+        run.processor,
+        jobs=2,
+        chunksize=100,
+        runner_options=run.runner_options,
+        run_options=run.run_options,
+    )
+    (b.job_dir("job-001") / "job.json").write_text("{not json")  # this job will fail
+    cfg = settings.replace("batch", max_retries=0)
+    try:
+        batch.submit(b, cfg)
+        states = batch.wait(b, cfg, timeout=240)
+    finally:
+        batch.remove(b, cfg)
+    assert states["job-001"].get("exit_code") == 1, states
+    with pytest.raises(
+        merge.MergeError, match=r"1 of 2 job\(s\).*job-001: failed: JSONDecodeError"
+    ):
+        merge.merge(out)
+
+
+def test_wrong_schedd_and_unreachable_pool_fail_fast(condor_pool, settings):
+    from eventlens.condor import schedd as sd
+    from eventlens.condor.cluster import condor_client
+
+    t0 = time.monotonic()
+    wrong = settings.replace("pool", schedd="no-such-schedd")
+    with (
+        pytest.raises(sd.PoolUnavailableError, match=r"schedd 'no-such-schedd' not found"),
+        condor_client(1, wrong),
+    ):
+        pass
+    target = sd.resolve_target(settings.pool)
+    dead = dataclasses.replace(target, env={**target.env, "_CONDOR_COLLECTOR_HOST": "127.0.0.1:9"})
+    with sd.activated(dead), pytest.raises(sd.PoolUnavailableError, match="not reachable"):
+        sd.check_reachable(dead, 5)
+    assert time.monotonic() - t0 < 30
+
+
+def test_workers_that_never_start_are_reported(condor_pool, settings):
+    """Jobs no slot can match stay idle: a bounded wait, then the jobs' state, and cleanup."""
+    from eventlens.condor.cluster import WorkerStartError, condor_client
+
+    cfg = settings.replace(
+        "worker", start_timeout=12.0, job_extra_directives={"requirements": "(Memory > 100000000)"}
+    )
+    t0 = time.monotonic()
+    with (
+        pytest.raises(WorkerStartError, match=r"0 of 1 dask worker\(s\) connected .*idle"),
+        condor_client(1, cfg),
+    ):
+        pass
+    assert time.monotonic() - t0 < 45
+    from eventlens.condor import schedd as sd
+
+    target = sd.resolve_target(cfg.pool)
+    with sd.activated(target):
+        queued = sd.schedd(target).query(
+            constraint='JobBatchName =?= "dask-worker"', projection=["ClusterId", "JobStatus"]
+        )
+    assert [q for q in queued if q["JobStatus"] in (1, 2)] == []
