@@ -19,6 +19,8 @@ TASKS = ("dimuon", "dtw", "dhjw", "hgg")
 def run(args: argparse.Namespace) -> int:
     from ..processors.select import run_selection
 
+    if args.executor == "condor":  # dask workers as HTCondor jobs (eventlens.condor)
+        from ..condor.cluster import condor_selection as run_selection
     run_selection(
         args.task,
         args.fileset,
@@ -53,9 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument(
         "--executor",
-        choices=("iterative", "futures", "dask"),
+        choices=("iterative", "futures", "dask", "condor"),
         default="iterative",
-        help="iterative (one process), futures (local processes) or dask (local cluster)",
+        help="iterative (one process), futures (local processes), dask (local cluster) "
+        "or condor (--workers HTCondor jobs; configs/condor.yaml)",
     )
     p.add_argument(
         "--workers", type=int, default=2, help="worker processes for futures/dask (default 2)"

@@ -250,6 +250,9 @@ def condor_client(
     if workers < 1:
         raise EventLensError(f"--workers must be >= 1, got {workers}")
     target = sd.resolve_target(settings.pool)
+    if not log.isEnabledFor(logging.DEBUG):  # dask logs every worker join/leave at INFO
+        for name in ("distributed", "dask_jobqueue"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     with sd.activated(target), _sigterm_as_interrupt():
         sd.check_reachable(target, settings.pool.timeout)
         worker = resolve(settings.worker, target.job_user)
@@ -349,3 +352,41 @@ def condor_executor(
             if session.failure:
                 raise WorkerStartError(session.failure) from exc
             raise
+
+
+def condor_selection(
+    task: str,
+    fileset: Any,
+    output_dir: str | Path,
+    *,
+    workers: int = 2,
+    status: bool = True,
+    executor: str = "condor",
+    settings: CondorSettings | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``eventlens select ... --executor condor``: run_selection on HTCondor dask workers.
+
+    The workers write the table chunks themselves, so ``OUTDIR/tables`` is
+    handed to the job user, and every input file is checked readable by it,
+    before any job is submitted.
+    """
+    from eventlens.processors.fileset import is_remote, load_fileset
+    from eventlens.processors.select import run_selection
+    from eventlens.processors.table import TABLES_DIR
+
+    from .settings import load
+
+    settings = settings or load()
+    target = sd.resolve_target(settings.pool)
+    tables = Path(output_dir).resolve() / TABLES_DIR
+    make_job_dir(tables, target.job_user)
+    inputs = {p for ds in load_fileset(fileset).values() for p in ds.files if not is_remote(p)}
+    needs = [
+        Need(tables, "table output folder", "w"),
+        *(Need(Path(p), "input file") for p in sorted(inputs)),
+    ]
+    with condor_executor(workers, status, settings, needs) as ex:
+        return run_selection(
+            task, fileset, output_dir, executor=ex, workers=workers, status=status, **kwargs
+        )
