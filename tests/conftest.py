@@ -55,5 +55,30 @@ def toy_samples(tmp_path_factory) -> dict[str, Path]:
     return {p: write_process(folder, p, 40, seed=i + 1) for i, p in enumerate(TOY_XSEC_PB)}
 
 
+# ---- NanoAOD generated with the real generator (eventlens.generate) ------------
+@pytest.fixture(scope="session")
+def generated_sample(tmp_path_factory):
+    """``generated_sample(process, events, mpi=False, seed=1) -> Path``, made once per session.
+
+    Real Pythia 8 + FastJet + the parametric detector.  MPI is off by default:
+    it is ~90 % of Pythia's CPU time and does not move resonance peaks or tag
+    rates; tests of the default configuration pass ``mpi=True``.
+    """
+    from eventlens.generate import GenerationRequest, generate
+
+    folder = tmp_path_factory.mktemp("generated")
+    made: dict[tuple[str, int, bool, int], Path] = {}
+
+    def get(process: str, events: int, mpi: bool = False, seed: int = 1) -> Path:
+        key = (process, events, mpi, seed)
+        if key not in made:
+            path = folder / f"{process}_{events}_{'mpi' if mpi else 'nompi'}_{seed}.root"
+            generate(GenerationRequest(process, events, seed, path, mpi=mpi, progress=False))
+            made[key] = path
+        return made[key]
+
+    return get
+
+
 # ---- HTCondor: a real personal pool on 127.0.0.1 (see tests/condor_support.py) ----
 from condor_support import condor_pool, condor_tmp, public_nanoaod  # noqa: E402, F401

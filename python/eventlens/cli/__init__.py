@@ -20,7 +20,8 @@ from ..errors import EventLensError
 
 #: Subcommand modules, in --help order.
 COMMANDS = (
-    "demo", "render", "select", "train", "evaluate", "export", "compare", "explain",
+    "demo", "render", "select", "generate", "make-samples", "validate-samples",
+    "train", "evaluate", "export", "compare", "explain",
     "condor-pool", "condor-submit", "merge",
 )
 

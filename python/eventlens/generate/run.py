@@ -1,0 +1,378 @@
+"""Generate one process into one NanoAOD file: chunks, worker processes, progress, merge.
+
+The event stream is cut into *chunks*, each with its own Pythia seed derived
+from ``(seed, process, chunk)``; chunks are independent, so ``--jobs K`` runs
+them in K separate processes (Pythia is single-threaded) and the parent merges
+the chunk files in chunk order.  The number of chunks is
+``max(jobs, ceil(events / chunk_events))`` and is stored in the file: the
+same (seed, events, chunk count) gives identical arrays however many
+processes ran them.  All output goes through a temporary file that is renamed
+at the end, so an interrupted run leaves nothing under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import os
+import queue
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ConfigError
+from ..io import atomic_path
+from .config import DetectorConfig
+from .nanoaod import DEFAULT_CLUSTER_SIZE, NanoAODWriter, iterate_columns
+from .pythia import CrossSection
+from .randoms import derive_seed, stream_key
+from .registry import Process, Registry, load_registry, settings_hash
+
+log = logging.getLogger(__name__)
+
+#: Largest chunk (events) one Pythia initialisation serves (init costs 0.3–0.6 s).
+DEFAULT_CHUNK_EVENTS = 5000
+#: Events per ``nextBatch`` call and detector pass.
+DEFAULT_BATCH_SIZE = 250
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that decides what ``eventlens generate`` writes."""
+
+    process: str
+    events: int
+    seed: int
+    output: Path
+    jobs: int = 1
+    overwrite: bool = False
+    mpi: bool = True
+    chunk_events: int = DEFAULT_CHUNK_EVENTS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    cluster_size: int = DEFAULT_CLUSTER_SIZE
+    registry: Path | None = None
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    progress: bool = True
+
+    def validate(self) -> None:
+        """ConfigError for values no run could succeed with (before any work starts)."""
+        checks = [
+            (self.events >= 1, f"--events must be a positive number of events, got {self.events}"),
+            (0 <= self.seed < 2**63, f"--seed must be a non-negative integer, got {self.seed}"),
+            (self.jobs >= 1, f"--jobs must be at least 1, got {self.jobs}"),
+            (self.chunk_events >= 1, f"--chunk-events must be at least 1, got {self.chunk_events}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.cluster_size >= 1, f"cluster size must be at least 1, got {self.cluster_size}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One independently seeded slice of the event stream."""
+
+    index: int
+    first_event: int  # 1-based event number of its first event
+    n_events: int
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """What a worker process needs to generate one chunk (picklable)."""
+
+    process: Process
+    base_settings: tuple[str, ...]
+    registry_path: str
+    seed: int
+    mpi: bool
+    chunk: Chunk
+    batch_size: int
+    detector: DetectorConfig
+
+
+@dataclass
+class GenerationResult:
+    """Summary of a finished run."""
+
+    path: Path
+    process: str
+    n_events: int
+    n_chunks: int
+    cross_section: CrossSection
+    settings_hash: str
+    wall_seconds: float
+    cpu_seconds: float
+    metadata: dict[str, Any]
+
+
+def plan_chunks(events: int, jobs: int, chunk_events: int) -> list[Chunk]:
+    """Split ``events`` into ``max(jobs, ceil(events/chunk_events))`` near-equal chunks."""
+    n = max(1, min(events, max(jobs, math.ceil(events / chunk_events))))
+    edges = [round(i * events / n) for i in range(n + 1)]
+    return [Chunk(i, edges[i] + 1, edges[i + 1] - edges[i]) for i in range(n)]
+
+
+def sample_settings(
+    registry: Registry, process: Process, request: GenerationRequest
+) -> dict[str, Any]:
+    """The settings that identify a sample: physics, detector, versions, seed, size."""
+    return {
+        **registry.settings_for(process),
+        "detector": request.detector.to_dict(),
+        "mpi": request.mpi,
+        "seed": request.seed,
+        "n_events": request.events,
+        "pythia8mc": version("pythia8mc"),
+        "fastjet": version("fastjet"),
+    }
+
+
+# --------------------------------------------------------------------------- the work of one chunk
+
+
+def _generate_chunk(
+    job: ChunkJob, sink: Callable[[Any], None], progress: Callable[[int], None]
+) -> CrossSection:
+    """Generate a chunk batch by batch, handing each simulated batch to ``sink``."""
+    from .detector import simulate
+    from .pythia import PythiaSource
+
+    stream = stream_key(job.process.name)
+    seeds = [
+        derive_seed(job.seed, stream, job.chunk.index, i) for i in range(len(job.process.instances))
+    ]
+    source = PythiaSource(
+        job.process, job.base_settings, seeds, mpi=job.mpi, registry_path=job.registry_path
+    )
+    done = 0
+    while done < job.chunk.n_events:
+        n = min(job.batch_size, job.chunk.n_events - done)
+        batch = source.next_batch(n)
+        numbers = job.chunk.first_event + done + np.arange(n, dtype=np.int64)
+        sink(
+            simulate(
+                batch, source.charges, job.seed, stream, numbers, job.chunk.index + 1, job.detector
+            )
+        )
+        done += n
+        progress(n)
+    for message in source.messages():
+        log.debug("pythia[%s chunk %d]: %s", job.process.name, job.chunk.index, message)
+    return source.cross_section()
+
+
+_progress_queue: Any = None
+
+
+def _init_worker(progress_queue: Any, log_level: int) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    # Ctrl-C reaches the whole process group: let only the parent handle it
+    # (it terminates the workers and removes the temporary files).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _worker(job: ChunkJob, path: str, cluster_size: int) -> tuple[int, CrossSection, float]:
+    """Worker-process entry point: one chunk into its own file."""
+    start = time.process_time()
+
+    def report(n: int) -> None:
+        if _progress_queue is not None:
+            _progress_queue.put(n)
+
+    with NanoAODWriter(path, cluster_size=cluster_size) as writer:
+        xsec = _generate_chunk(job, writer.write, report)
+        writer.finish({"chunk": job.chunk.index})
+    return job.chunk.index, xsec, time.process_time() - start
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (e.g. a batch system evicting the job) into KeyboardInterrupt.
+
+    Python dies on SIGTERM without unwinding, which would leave temporary files
+    behind; as an exception it unwinds and cleans up like Ctrl-C.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, desc: str, enabled: bool) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total, desc=desc, unit="ev", disable=not enabled, dynamic_ncols=True, smoothing=0.1
+    ) as bar:
+        yield bar
+
+
+def _drain(progress_queue: Any, bar: Any) -> None:
+    with contextlib.suppress(queue.Empty):
+        while True:
+            bar.update(progress_queue.get_nowait())
+
+
+def _run_parallel(
+    jobs: list[ChunkJob], n_workers: int, tmpdir: Path, cluster_size: int, bar: Any
+) -> tuple[list[Path], list[CrossSection], float]:
+    """Run the chunks in ``n_workers`` spawned processes, each chunk into its own file.
+
+    On any exception (Ctrl-C included) the workers are terminated at once
+    instead of finishing their chunks, and the exception propagates so the
+    caller's temporary files are removed.
+    """
+    ctx = mp.get_context("spawn")  # never fork a process that may hold threads or ROOT
+    progress_queue = ctx.Queue()
+    paths = [tmpdir / f"chunk{j.chunk.index:05d}.root" for j in jobs]
+    pool = ctx.Pool(n_workers, initializer=_init_worker,
+                    initargs=(progress_queue, logging.getLogger().level))
+    try:
+        pending = [pool.apply_async(_worker, (job, str(path), cluster_size))
+                   for job, path in zip(jobs, paths, strict=True)]
+        results: dict[int, tuple[CrossSection, float]] = {}
+        while pending:
+            pending[0].wait(0.2)
+            _drain(progress_queue, bar)
+            for res in [r for r in pending if r.ready()]:
+                index, xsec, cpu = res.get()  # re-raises a worker's exception here
+                results[index] = (xsec, cpu)
+                pending.remove(res)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    _drain(progress_queue, bar)
+    ordered = [results[j.chunk.index] for j in jobs]
+    return paths, [x for x, _ in ordered], sum(c for _, c in ordered)
+
+
+def generate(request: GenerationRequest) -> GenerationResult:
+    """Generate ``request.events`` events of ``request.process`` into ``request.output``."""
+    request.validate()
+    registry = load_registry(request.registry)
+    process = registry.get(request.process)
+    output = Path(request.output)
+    if output.exists() and not request.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    if output.suffix != ".root":
+        log.warning("%s: NanoAOD files usually end in .root", output)
+    cores = os.cpu_count() or 1
+    if request.jobs > cores:
+        log.warning(
+            "--jobs %d is more than the %d CPU cores here: the jobs will share them",
+            request.jobs,
+            cores,
+        )
+
+    settings = sample_settings(registry, process, request)
+    digest = settings_hash(settings)
+    chunks = plan_chunks(request.events, request.jobs, request.chunk_events)
+    base = (*registry.common, *registry.tune)
+    jobs = [
+        ChunkJob(
+            process,
+            base,
+            str(registry.path),
+            request.seed,
+            request.mpi,
+            c,
+            request.batch_size,
+            request.detector,
+        )
+        for c in chunks
+    ]
+    n_workers = min(request.jobs, len(chunks))
+    log.info(
+        "generating %d %s events (seed %d, %d chunk%s, %d process%s, MPI %s) -> %s",
+        request.events,
+        process.name,
+        request.seed,
+        len(chunks),
+        "s" * (len(chunks) > 1),
+        n_workers,
+        "es" * (n_workers > 1),
+        "on" if request.mpi else "off",
+        output,
+    )
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with (
+        atomic_path(output, overwrite=request.overwrite) as tmp,
+        _progress_bar(request.events, process.name, request.progress) as bar,
+        NanoAODWriter(tmp, cluster_size=request.cluster_size) as writer,
+    ):
+        if n_workers == 1:
+            xsecs = [_generate_chunk(job, writer.write, bar.update) for job in jobs]
+            worker_cpu = 0.0
+        else:
+            with tempfile.TemporaryDirectory(
+                prefix=f".{output.name}.chunks-", dir=output.parent
+            ) as tmpdir:
+                paths, xsecs, worker_cpu = _run_parallel(
+                    jobs, n_workers, Path(tmpdir), request.cluster_size, bar
+                )
+                for path in paths:
+                    for columns in iterate_columns(path, step=request.cluster_size):
+                        writer.write(columns)
+        xsec = CrossSection.combine(xsecs)
+        metadata = {
+            "process": process.name,
+            "label": process.label,
+            "description": process.description,
+            "eventlens_version": __version__,
+            "seed": request.seed,
+            "n_events": request.events,
+            "n_chunks": len(chunks),
+            "mpi": request.mpi,
+            **xsec.to_dict(),
+            "settings_hash": digest,
+            "settings_json": settings,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        writer.finish(metadata)
+    wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0 + worker_cpu
+    log.info(
+        "%s: %d events in %.1f s (%.0f ev/s wall), sigma = %.4g ± %.2g pb, %d clusters",
+        output,
+        request.events,
+        wall,
+        request.events / wall,
+        xsec.sigma_pb,
+        xsec.error_pb,
+        writer.n_clusters,
+    )
+    return GenerationResult(
+        output, process.name, request.events, len(chunks), xsec, digest, wall, cpu, metadata
+    )

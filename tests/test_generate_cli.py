@@ -1,0 +1,171 @@
+"""``eventlens generate / make-samples / validate-samples`` from the command line:
+bad input gives one clear line, output is atomic, samples are reused, plots are drawn."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from eventlens.cli import main
+
+pytestmark = pytest.mark.integration
+
+#: The installed console script, next to the interpreter running the tests.
+EVENTLENS = [str(Path(sys.executable).parent / "eventlens")]
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, " ".join((out.out + out.err).split())  # rich wraps long lines
+
+
+def test_unknown_process_lists_the_known_ones(capsys, tmp_path):
+    code, text = run_cli(capsys, "generate", "zprime", "--events", 5, "-o", tmp_path / "z.root")
+    assert code == 2
+    assert "unknown process 'zprime'" in text and "dy, dy_lowmass, jpsi" in text
+    assert not (tmp_path / "z.root").exists()
+
+
+@pytest.mark.parametrize("n", [0, -3])
+def test_non_positive_event_count_is_refused(capsys, tmp_path, n):
+    code, text = run_cli(capsys, "generate", "dy", "--events", n, "-o", tmp_path / "dy.root")
+    assert code == 2 and f"positive number of events, got {n}" in text
+
+
+def test_existing_output_needs_overwrite(capsys, tmp_path):
+    out = tmp_path / "dy.root"
+    out.write_text("precious")
+    code, text = run_cli(capsys, "generate", "dy", "--events", 3, "-o", out, "--no-mpi")
+    assert code == 2 and "pass --overwrite" in text
+    assert out.read_text() == "precious"
+    code, _ = run_cli(capsys, "generate", "dy", "--events", 3, "-o", out, "--no-mpi",
+                      "--no-progress", "--overwrite")
+    assert code == 0 and out.read_bytes()[:4] == b"root"
+
+
+def _registry(tmp_path, settings):
+    path = tmp_path / "processes.yaml"
+    lines = "\n".join(f"      - {s}" for s in settings)
+    path.write_text(f"processes:\n  broken:\n    settings:\n{lines}\n")
+    return path
+
+
+def test_a_setting_pythia_rejects_is_named(capsys, tmp_path):
+    reg = _registry(tmp_path, ["WeakSingleBoson:ffbar2gmZ = on",
+                               "ParticleDecays:allowPhotonRadiation = on"])
+    code, text = run_cli(capsys, "generate", "broken", "--registry", reg, "--events", 5,
+                         "-o", tmp_path / "b.root")
+    assert code == 2
+    assert "rejected setting(s) ['ParticleDecays:allowPhotonRadiation = on']" in text
+    assert str(reg).replace(" ", "") in text.replace(" ", "")  # rich may wrap the path
+    assert not (tmp_path / "b.root").exists()
+
+
+def test_a_failing_pythia_init_is_reported_not_silent(capsys, tmp_path):
+    reg = _registry(tmp_path, ["WeakSingleBoson:ffbar2gmZ = on", "PhaseSpace:mHatMin = 20000"])
+    code, text = run_cli(capsys, "generate", "broken", "--registry", reg, "--events", 5,
+                         "-o", tmp_path / "b.root")
+    assert code == 2
+    assert "init() failed" in text and "vanishing cross sections" in text
+
+
+def test_no_banners_on_stdout_unless_verbose(tmp_path):
+    args = ["generate", "dy", "--events", "3", "--no-mpi", "--no-progress", "--overwrite",
+            "-o", str(tmp_path / "dy.root")]
+    quiet = subprocess.run([*EVENTLENS, "-q", *args], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == ""
+    assert "PYTHIA" not in quiet.stderr and "FastJet" not in quiet.stderr
+    verbose = subprocess.run([*EVENTLENS, *args, "-v"], capture_output=True, text=True,
+                             timeout=120)
+    assert verbose.returncode == 0
+    assert "FastJet release" in verbose.stdout + verbose.stderr  # in the DEBUG log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "jobs"), [(signal.SIGINT, 2), (signal.SIGTERM, 1)])
+def test_interrupted_run_leaves_no_file(tmp_path, sig, jobs):
+    out = tmp_path / "dy.root"
+    proc = subprocess.Popen([*EVENTLENS, "-q", "generate", "dy", "--events", "100000",
+                             "--jobs", str(jobs), "--no-progress", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".dy.root.") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(4)  # let it generate a few batches
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err or proc.returncode == 130
+    assert list(tmp_path.iterdir()) == []  # neither the output nor any temporary file
+
+
+@pytest.fixture(scope="module")
+def hgg_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("samples")
+
+
+@pytest.mark.slow
+def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
+    args = ["make-samples", "hgg", "-n", 40, "-o", hgg_folder, "--no-mpi", "--no-progress"]
+    code, text = run_cli(capsys, *args)
+    assert code == 0, text
+    fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
+    assert set(fileset) == {"hgg", "diphoton"}
+    for name, entry in fileset.items():
+        (path, tree), = entry["files"].items()
+        assert Path(path) == (hgg_folder / f"{name}.root").resolve() and tree == "Events"
+        meta = entry["metadata"]
+        assert meta["process"] == name and meta["nevents"] == 40 and meta["sumw"] == 40.0
+        assert meta["xsec"] > 0 and meta["label"]
+    assert fileset["hgg"]["metadata"]["xsec"] < 0.1 < fileset["diphoton"]["metadata"]["xsec"]
+
+    mtimes = {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")}
+    code, text = run_cli(capsys, *args)
+    assert code == 0 and text.count("reusing") == 2
+    assert {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")} == mtimes
+
+    code, text = run_cli(capsys, *args[:2], "-n", 50, *args[4:])  # other size: regenerate
+    assert code == 0 and text.count("settings changed") == 2
+    assert json.loads((hgg_folder / "fileset_hgg.json").read_text())["hgg"]["metadata"][
+        "nevents"] == 50
+
+    from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+
+    entry = json.loads((hgg_folder / "fileset_hgg.json").read_text())["hgg"]
+    with warnings.catch_warnings():  # cross-references absent from reduced NanoAOD
+        warnings.simplefilter("ignore", RuntimeWarning)
+        events = NanoEventsFactory.from_root(entry["files"], schemaclass=NanoAODSchema,
+                                             mode="eager").events()
+    assert len(events) == 50 and "Photon" in events.fields
+
+
+@pytest.mark.slow
+def test_validate_samples_draws_the_control_plots(capsys, hgg_folder):
+    if not list(hgg_folder.glob("*.root")):
+        run_cli(capsys, "make-samples", "hgg", "-n", 40, "-o", hgg_folder, "--no-mpi",
+                "--no-progress")
+    plots = hgg_folder / "plots"
+    code, text = run_cli(capsys, "validate-samples", hgg_folder, "-o", plots)
+    assert code == 0, text
+    for name in ("diphoton_mass", "multiplicities", "btag", "met"):
+        for ext in ("png", "pdf"):
+            assert (plots / f"{name}.{ext}").stat().st_size > 1000, name
+    summary = json.loads((plots / "summary.json").read_text())
+    assert set(summary["samples"]) == {"hgg", "diphoton"}
+    assert abs(summary["samples"]["hgg"]["peaks_GeV"]["h_gg"] - 125) < 2
+
+
+def test_validate_samples_on_a_folder_without_samples(capsys, tmp_path):
+    code, text = run_cli(capsys, "validate-samples", tmp_path, "-o", tmp_path / "plots")
+    assert code == 2 and "no eventlens NanoAOD files" in text
+
