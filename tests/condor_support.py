@@ -43,6 +43,19 @@ def condor_pool() -> Iterator[Any]:
             pytest.skip(reason)
     else:
         pool.ensure_token()
+    try:  # the job user must be able to run this checkout's environment
+        from eventlens.condor import settings
+        from eventlens.condor.access import Identity
+        from eventlens.condor.worker_env import resolve
+
+        resolve(settings.load().worker, Identity.of_user(pool.job_user.name))
+    except Exception as exc:
+        if started:
+            pool.stop()
+        reason = f"HTCondor jobs cannot run this environment: {exc}"
+        if os.environ.get("EVENTLENS_REQUIRE_CONDOR") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     yield pool
     if started:
         pool.stop()

@@ -144,7 +144,7 @@ def test_killed_worker_job_is_survived(condor_pool, reference, settings):
     from eventlens.condor.cluster import condor_executor
 
     run, _ = reference
-    chunk = 20  # 17 chunks, ~1 s each
+    chunk = 20  # 17 chunks, ~0.5 s each
     ref = iterative(run, chunksize=chunk)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     result, error = {}, []
@@ -154,7 +154,7 @@ def test_killed_worker_job_is_survived(condor_pool, reference, settings):
         def go():
             try:
                 result["out"] = processor.Runner(ex, chunksize=chunk, **run.runner_options)(
-                    run.fileset, Slow(run.processor, 1.0), treename="Events", **run.run_options
+                    run.fileset, Slow(run.processor, 0.5), treename="Events", **run.run_options
                 )
             except Exception as exc:  # reported by the assertion below
                 error.append(exc)
