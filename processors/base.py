@@ -72,7 +72,17 @@ class TaskProcessor(processor.ProcessorABC):
         out = self._accumulate(result, dataset)
         out["entries"] = {dataset: {filename: inputs.n}}
         out["tables"] = {dataset: self._write(result, dataset, filename, start, stop)}
+        out.update(self.after_selection(result, dataset))
         return out
+
+    def after_selection(self, result: ChunkResult, dataset: str) -> dict[str, Any]:
+        """Extra mergeable outputs computed from the selected events of a chunk.
+
+        The selection itself is final here; subclasses add to it (the inference
+        processor renders, runs the model and fills its histograms) without
+        repeating any of it.
+        """
+        return {}
 
     def _accumulate(self, result: ChunkResult, dataset: str) -> dict[str, Any]:
         booked = hists.book(self.config)

@@ -1,0 +1,157 @@
+"""The analysis loop with a network in it: select, render, infer, histogram.
+
+:class:`InferenceProcessor` is the task's :class:`~.base.TaskProcessor` (the
+same selection, cutflow and selection histograms — inherited, not copied)
+plus, chunk by chunk, the model: the selected events' objects are turned into
+the model's input (images drawn by the C++ renderer with the render config of
+the model card), the ONNX model runs in onnxruntime (CUDA when usable, else
+CPU), and the weighted histograms of :mod:`eventlens.inference.hists` are
+filled: mass per predicted class (split by true class) and every class's score.
+
+Optionally each chunk's per-event scores go to Parquet (atomically, one file
+per chunk), and a few example events per predicted class are kept for the
+gallery of ``eventlens plot``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from eventlens.inference import ImageInput, OnnxWrapper
+from eventlens.inference import hists as infer_hists
+from eventlens.io import atomic_path
+from eventlens.modelcard import ModelCardError, card_render_config, check_classes
+
+from .base import TaskProcessor
+from .config import TaskConfig
+from .task import ChunkResult, Task
+
+#: Example events kept per predicted class and chunk (capped again after merging).
+EXAMPLES_PER_CLASS = 6
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def model_input(card: dict[str, Any]) -> ImageInput:
+    """The preprocessing a model card asks for (image models)."""
+    kind = card["input"].get("kind")
+    if kind != "image":
+        raise ModelCardError(
+            f"model {card.get('name')!r} takes input of kind {kind!r}; in-loop inference "
+            "supports image models"
+        )
+    return ImageInput(card_render_config(card))
+
+
+class InferenceProcessor(TaskProcessor):
+    """Selection + in-loop ONNX inference for one task (see module docstring)."""
+
+    def __init__(
+        self,
+        task: Task,
+        config: TaskConfig,
+        model_path: str | Path,
+        card: dict[str, Any],
+        batch_size: int = 1024,
+        threads: int | None = 1,
+        scores_dir: str | Path | None = None,
+    ) -> None:
+        super().__init__(task, config, output_dir=None)
+        if card.get("task") != task.name:
+            raise ModelCardError(
+                f"model {card.get('name')!r} was trained for task {card.get('task')!r}, "
+                f"not {task.name!r}"
+            )
+        self.classes = list(card["classes"])
+        check_classes(card, list(config.classes))
+        self.outputs_are_logits = "logit" in str(card["output"].get("meaning", "logits")).lower()
+        self.model = OnnxWrapper(
+            model_path, preprocess=model_input(card), batch_size=batch_size, threads=threads
+        )
+        self.scores_dir = None if scores_dir is None else str(scores_dir)
+
+    def after_selection(self, result: ChunkResult, dataset: str) -> dict[str, Any]:
+        m = self.config.histograms.mass
+        booked = infer_hists.book(self.classes, m.bins, (m.start, m.stop))
+        n = len(result.label)
+        if n == 0:
+            return {"inference": booked, "examples": {}, "scores": {}}
+        raw = np.asarray(self.model(result.objects), dtype=np.float32)
+        probs = softmax(raw) if self.outputs_are_logits else raw
+        predicted = probs.argmax(axis=1)
+        names = np.asarray(self.classes)
+        booked["mass"].fill(
+            dataset=dataset,
+            truth=result.label,
+            predicted=names[predicted],
+            mass=result.mass,
+            weight=result.weight,
+        )
+        for k, cls in enumerate(self.classes):
+            booked["score"].fill(
+                dataset=dataset,
+                truth=result.label,
+                cls=cls,
+                score=np.clip(probs[:, k], 0.0, 1.0 - 1e-7),
+                weight=result.weight,
+            )
+        return {
+            "inference": booked,
+            "examples": self._examples(result, probs, predicted, dataset),
+            "scores": self._write_scores(result, probs, predicted, dataset),
+        }
+
+    def _examples(
+        self, result: ChunkResult, probs: np.ndarray, predicted: np.ndarray, dataset: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for k, cls in enumerate(self.classes):
+            idx = np.flatnonzero(predicted == k)[:EXAMPLES_PER_CLASS]
+            out[cls] = [
+                {
+                    "dataset": dataset,
+                    "objects": ak.to_list(result.objects[i]),
+                    "score": float(probs[i, k]),
+                    "mass": float(result.mass[i]),
+                    "truth": int(result.label[i]),
+                    "event": int(result.ids["event"][i]),
+                }
+                for i in idx
+            ]
+        return out
+
+    def _write_scores(
+        self, result: ChunkResult, probs: np.ndarray, predicted: np.ndarray, dataset: str
+    ) -> dict[str, dict[str, int]]:
+        if self.scores_dir is None:
+            return {}
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ids = result.ids
+        first = int(ids["event"][0])
+        name = f"{dataset}-{int(ids['run'][0])}-{first}-{len(probs)}.parquet"
+        table = pa.table(
+            {
+                "run": ids["run"],
+                "luminosityBlock": ids["luminosityBlock"],
+                "event": ids["event"],
+                "label": result.label,
+                "weight": result.weight,
+                "mass": result.mass,
+                "predicted": predicted.astype(np.int32),
+                "scores": pa.FixedSizeListArray.from_arrays(probs.ravel(), len(self.classes)),
+            }
+        )
+        path = Path(self.scores_dir) / name
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+        return {dataset: {name: len(probs)}}
