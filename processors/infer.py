@@ -55,8 +55,9 @@ def check_model_input(model_path: str | Path, card: dict[str, Any]) -> None:
     expected = [config.n_channels, config.height, config.width]
     if len(shape) != 4 or [s for s in shape[1:]] != expected:
         raise ModelCardError(
-            f"{model_path}: the ONNX input has shape {shape}, but its card's render config draws "
-            f"(batch, {', '.join(map(str, expected))}); the model and its card do not belong together"
+            f"{model_path}: the ONNX input has shape {shape}, but its card's render config "
+            f"draws (batch, {', '.join(map(str, expected))}); the model and its card do not "
+            "belong together"
         )
 
 

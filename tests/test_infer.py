@@ -156,9 +156,7 @@ def test_mismatched_card_is_refused(dtw_model, mixed_fileset, tmp_path):
     bad = tmp_path / "bad.onnx"
     shutil.copy(onnx, bad)
     card = json.loads(Path(onnx).with_suffix(".json").read_text())
-    from eventlens.render import RenderConfig as RC
-
-    changed = RC.from_dict({**card["render_config"], "height": 40, "width": 40})
+    changed = RenderConfig.from_dict({**card["render_config"], "height": 40, "width": 40})
     card["render_config"], card["render_config_digest"] = changed.to_dict(), changed.digest()
     bad.with_suffix(".json").write_text(json.dumps(card))
     from eventlens.errors import EventLensError
