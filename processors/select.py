@@ -36,7 +36,15 @@ from eventlens.objects import ObjectType
 from . import hists
 from .config import TaskConfig
 from .cutflow import check_balance, empty_cutflow, format_cutflow
-from .fileset import Dataset, FileInfo, check_branches, events_sumw, inspect_file, load_fileset
+from .fileset import (
+    Dataset,
+    FileInfo,
+    check_branches,
+    events_sumw,
+    inspect_file,
+    is_remote,
+    load_fileset,
+)
 from .inputs import Needs, needs_of
 from .labels import NO_LABEL, dataset_class
 from .table import FORMAT, MANIFEST, TABLE_SCHEMA, TABLES_DIR
@@ -176,6 +184,8 @@ def plan_inputs(
         plan.expected_entries[ds.name] = {info.path: info.entries for info in good}
         files = {info.path: info.treename for info in good if info.entries > 0}
         if files:
+            # No coffea "preload" (bulk read, ~10 % faster): it reads in coffea's
+            # own code, where a corrupt basket could not be reported per chunk.
             plan.fileset[ds.name] = {"files": files, "metadata": meta}
         for info in good:
             if info.entries > 0:
@@ -302,8 +312,24 @@ def _execute(
             plan.fileset,
             proc if proc is not None else TaskProcessor(spec, cfg, out_dir),
             treename="Events",
+            uproot_options=_uproot_options(plan),
             iteritems_options={"filter_name": needs.filter_names()},
         )
+
+
+def _uproot_options(plan: Plan) -> dict[str, Any]:
+    """Memory-map local files instead of reading them through fsspec's event loop.
+
+    NanoEvents reads branch by branch, and every fsspec request is a thread
+    hand-off: memory-mapping saves ~20 % of the reading CPU.  Remote files
+    keep uproot's default (fsspec, XRootD).
+    """
+    import uproot
+
+    paths = [p for ds in plan.fileset.values() for p in ds["files"]]
+    if any(is_remote(p) for p in paths):
+        return {}
+    return {"handler": uproot.source.file.MemmapSource}
 
 
 def _finish(

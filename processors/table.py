@@ -9,7 +9,9 @@ Layout of an output directory ``DIR`` written by ``eventlens select``::
 
 Each Parquet file holds the selected events of one chunk (entries
 ``[start, stop)`` of one input file), so parallel executors never write the
-same file; chunks with no selected event write no file.  Every file has this
+same file; chunks with no selected event write no file.  The workers write
+them directly, so with a distributed executor ``DIR`` must be on a
+filesystem every worker sees.  Every file has this
 exact Arrow schema (:data:`TABLE_SCHEMA`)::
 
     objects          list<struct<type: int32, pt: float, eta: float, phi: float,

@@ -222,12 +222,23 @@ def test_corrupt_basket_mid_file(toy_samples, tmp_path):
     assert len(load_table(tmp_path / "b")) == cf["selected"]
 
 
-def test_remote_file_error_is_plain(tmp_path):
-    url = "root://eospublic.cern.ch//eos/opendata/cms/Run2016H/DoubleMuon/NANOAOD/x.root"
+def test_remote_open_data_error_is_plain(tmp_path):
+    """The shipped CMS Open Data fileset: real root:// paths, unreachable from here."""
+    from eventlens.processors.config import default_config_dir
+    from eventlens.processors.fileset import load_fileset
+
+    path = default_config_dir().parent / "filesets" / "cms_opendata_2016.json"
+    datasets = load_fileset(path)
+    assert set(datasets) == {"DoubleMuon_Run2016H", "dy", "wjets", "ttbar"}
+    for ds in datasets.values():
+        assert all(f.startswith("root://eospublic.cern.ch//eos/opendata/cms/") for f in ds.files)
+        assert "not reachable" in ds.metadata["note"].lower()
+        assert ds.name == "DoubleMuon_Run2016H" or ds.metadata["xsec"] > 0
+    first = next(iter(datasets["DoubleMuon_Run2016H"].files))
     with pytest.raises(InputFileError) as err:
-        select("dimuon", {"data": [url]}, tmp_path, timeout=5)
+        select("dimuon", path, tmp_path, timeout=5)
     message = str(err.value)
-    assert message.startswith(url)
+    assert message.startswith(first)
     assert "XRootD" in message and "\n" not in message
 
 
