@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         metrics=args.metrics,
         threads=args.threads,
         overwrite=args.overwrite,
+        table=args.table,
     )
     m = card["metrics"] or {}
     log.info(
@@ -52,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="metrics.json for the card (default: beside the checkpoint)",
     )
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="object table for the check events (default: the run's table)",
+    )
     p.add_argument(
         "--no-overwrite",
         dest="overwrite",
