@@ -163,3 +163,27 @@ def test_mismatched_card_is_refused(dtw_model, mixed_fileset, tmp_path):
 
     with pytest.raises(EventLensError, match="do not belong together"):
         run_inference(bad, mixed_fileset, tmp_path / "b", status=False)
+
+
+def test_plot_command_draws_every_figure(results, tmp_path):
+    from eventlens.cli import main
+
+    _, base = results
+    assert main(["plot", str(base / "iterative"), "-o", str(tmp_path)]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    expected = {
+        "index.md",
+        "confusion_raw.png",
+        "confusion_normalised.pdf",
+        "roc.png",
+        "mass_predicted_all.png",
+        "mass_predicted_ttbar.pdf",
+        "gallery_predicted.png",
+        "training_loss.png",
+        "training_accuracy.png",
+    }
+    assert expected <= names, expected - names
+    index = (tmp_path / "index.md").read_text()
+    for name in expected - {"index.md"}:
+        if name.endswith(".png"):
+            assert name in index

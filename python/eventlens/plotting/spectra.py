@@ -16,8 +16,14 @@ import numpy as np
 from .style import cms_label, pyplot, save
 
 
+def _present(h: hist.Hist, datasets: Sequence[str]) -> list[str]:
+    """The datasets that have a category in ``h`` (datasets with no selected event have none)."""
+    have = set(h.axes["dataset"])
+    return [d for d in datasets if d in have]
+
+
 def _project(h: hist.Hist, datasets: Sequence[str], predicted: str | None) -> hist.Hist | None:
-    present = [d for d in datasets if d in h.axes["dataset"]]
+    present = _present(h, datasets)
     if not present:
         return None
     sel = sum(h[{"dataset": hist.loc(d), "truth": sum}] for d in present)
@@ -103,7 +109,9 @@ def plot_mass_per_class(
 
 def confusion_from_hist(h: hist.Hist, datasets: Sequence[str] | None = None) -> np.ndarray:
     """Weighted (true class × predicted class) matrix of labelled events."""
-    names = list(h.axes["dataset"]) if datasets is None else datasets
+    names = list(h.axes["dataset"]) if datasets is None else _present(h, datasets)
+    if not names:
+        return np.zeros((h.axes["predicted"].size,) * 2)
     per = sum(h[{"dataset": hist.loc(d), "mass": sum}] for d in names)
     classes = list(h.axes["predicted"])
     cm = np.zeros((len(classes), len(classes)))
