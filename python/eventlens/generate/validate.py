@@ -180,10 +180,12 @@ def _draw(
     axis: Any,
     colors: dict[str, Any],
     min_entries: int = 20,
-    density: bool = True,
+    fraction: bool = False,
 ) -> None:
-    """One normalised histogram per process; processes with < ``min_entries`` in range are
-    left out (a unit-area histogram of three events would dominate the axes)."""
+    """One normalised histogram per process: unit area, or with ``fraction`` the fraction of
+    entries per bin (for variable-width, e.g. logarithmic, bins).  Processes with fewer than
+    ``min_entries`` in range are left out (a unit-area histogram of three events would
+    dominate the axes)."""
     import hist
     import mplhep as hep
 
@@ -192,8 +194,16 @@ def _draw(
         if v is None:
             continue
         h = hist.Hist(axis, storage="weight").fill(v)
-        if h.sum().value >= min_entries:
-            hep.histplot(h, ax=ax, label=s.label, density=density, yerr=False, color=colors[s.name])
+        total = h.sum().value
+        if total >= min_entries:
+            hep.histplot(
+                h / total if fraction else h,
+                ax=ax,
+                label=s.label,
+                density=not fraction,
+                yerr=False,
+                color=colors[s.name],
+            )
 
 
 def _figure(ncols: int = 1, nrows: int = 1, width: float = 8.0) -> tuple[Any, Any]:
@@ -256,9 +266,10 @@ def plot_samples(samples: list[Sample], outdir: str | Path) -> dict[str, Any]:
     if sum(len(v) for v in mmumu.values()) >= 20:  # nothing to show for e.g. H→γγ alone
         fig, ax = _figure()
         log_axis = hist.axis.Regular(120, 1, 200, transform=hist.axis.transform.log)
-        _draw(ax[0, 0], samples, mmumu, log_axis, colors)
+        _draw(ax[0, 0], samples, mmumu, log_axis, colors, fraction=True)
         ax[0, 0].set_xscale("log")
-        finish(fig, [ax[0, 0]], "dimuon_mass", [r"$m_{\mu\mu}$ [GeV]"], "a.u.")
+        ax[0, 0].set_yscale("log")
+        finish(fig, [ax[0, 0]], "dimuon_mass", [r"$m_{\mu\mu}$ [GeV]"], "fraction per bin")
         windows = [
             (2.8, 4.0, r"J/$\psi$, $\psi$(2S)"),
             (8.5, 10.5, r"$\Upsilon$(1S)"),

@@ -1,0 +1,152 @@
+"""Generator speed: events/s per process with MPI on and off, and the speed-up of --jobs 2.
+
+Every number comes from one run of the real chain (Pythia 8 + FastJet + the
+detector + the uproot writer) through ``eventlens.generate.generate``:
+
+- per process, ``--events`` events with MPI on and ``--events-no-mpi`` with
+  MPI off, in this process: events per CPU-second (one core; Pythia's
+  initialisation included, one chunk) and per wall-second;
+- ``--jobs-events`` events of ``--jobs-process`` with ``--jobs 1`` and
+  ``--jobs 2`` (two chunks in two spawned processes, then merged): the
+  wall-time speed-up.
+
+The machine may be shared: the load average is recorded before and after each
+measurement, and CPU-second rates are the ones to compare with the target
+(wall rates and the speed-up depend on what else runs).
+
+    .venv/bin/python benchmarks/generate.py [--events 500] [--jobs-events 2000]
+
+Prints a table and writes benchmarks/results/generate.json (atomically).
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Running a script puts its folder first on sys.path, and benchmarks/select.py
+# would then shadow the standard-library module ``select`` (imported by
+# asyncio/subprocess, hence by awkward): drop the folder before importing.
+if sys.path and sys.path[0].rstrip("/").endswith("benchmarks"):
+    del sys.path[0]
+
+import argparse
+import logging
+import os
+import platform
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from eventlens.generate import GenerationRequest, generate, load_registry
+from eventlens.io import write_json
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("benchmarks.generate")
+
+#: Targets from the issue.
+TARGET_EV_PER_CORE_MPI = 80.0
+TARGET_JOBS2_SPEEDUP = 1.8
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def measure(process: str, events: int, mpi: bool, folder: Path, jobs: int = 1) -> dict[str, Any]:
+    """Generate once; wall and CPU time (workers included), rates, file size."""
+    path = folder / f"{process}_{'mpi' if mpi else 'nompi'}_j{jobs}.root"
+    before = load()
+    result = generate(GenerationRequest(process, events, seed=1, output=path, mpi=mpi, jobs=jobs,
+                                        overwrite=True, progress=False))
+    size = path.stat().st_size
+    path.unlink()
+    return {
+        "events": events,
+        "jobs": jobs,
+        "chunks": result.n_chunks,
+        "wall_s": round(result.wall_seconds, 3),
+        "cpu_s": round(result.cpu_seconds, 3),
+        "events_per_cpu_second": round(events / result.cpu_seconds, 1),
+        "events_per_wall_second": round(events / result.wall_seconds, 1),
+        "kB_per_1000_events": round(size / events, 1),
+        "xsec_pb": result.cross_section.sigma_pb,
+        "load_before": before,
+        "load_after": load(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=500, help="events per process, MPI on")
+    parser.add_argument("--events-no-mpi", type=int, default=1000,
+                        help="events per process, MPI off")
+    parser.add_argument("--processes", default=None,
+                        help="comma-separated processes (default: every process in the registry)")
+    parser.add_argument("--jobs-process", default="ttbar")
+    parser.add_argument("--jobs-events", type=int, default=2000)
+    parser.add_argument("-o", "--output", type=Path, default=HERE / "results" / "generate.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("eventlens").setLevel(logging.WARNING)
+
+    registry = load_registry()
+    names = args.processes.split(",") if args.processes else list(registry.processes)
+    started = load()
+    t0 = time.perf_counter()
+    per_process: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="eventlens-bench-") as tmp:
+        folder = Path(tmp)
+        for name in names:
+            per_process[name] = {
+                "mpi_on": measure(name, args.events, True, folder),
+                "mpi_off": measure(name, args.events_no_mpi, False, folder),
+            }
+            on, off = per_process[name]["mpi_on"], per_process[name]["mpi_off"]
+            log.info("%-10s MPI on %6.1f ev/CPU-s (%6.1f ev/s wall)   MPI off %7.1f ev/CPU-s "
+                     "(%7.1f wall)   %5.0f kB/1000 ev   load %s", name,
+                     on["events_per_cpu_second"], on["events_per_wall_second"],
+                     off["events_per_cpu_second"], off["events_per_wall_second"],
+                     on["kB_per_1000_events"], on["load_after"])
+        one = measure(args.jobs_process, args.jobs_events, True, folder, jobs=1)
+        two = measure(args.jobs_process, args.jobs_events, True, folder, jobs=2)
+    speedup = one["wall_s"] / two["wall_s"]
+    log.info("--jobs 2 on %d %s events: %.1f s -> %.1f s wall, speed-up %.2fx (load %s -> %s)",
+             args.jobs_events, args.jobs_process, one["wall_s"], two["wall_s"], speedup,
+             one["load_before"], two["load_after"])
+
+    slowest = min(per_process, key=lambda n: per_process[n]["mpi_on"]["events_per_cpu_second"])
+    result = {
+        "processes": per_process,
+        "jobs": {"process": args.jobs_process, "jobs_1": one, "jobs_2": two,
+                 "speedup_wall": round(speedup, 3),
+                 "cpu_overhead_jobs_2": round(two["cpu_s"] / one["cpu_s"], 3)},
+        "targets": {"events_per_cpu_second_mpi_on_min": TARGET_EV_PER_CORE_MPI,
+                    "jobs_2_speedup_min_on_2_idle_cores": TARGET_JOBS2_SPEEDUP},
+        "targets_met": {
+            "events_per_cpu_second_mpi_on": {
+                n: p["mpi_on"]["events_per_cpu_second"] >= TARGET_EV_PER_CORE_MPI
+                for n, p in per_process.items()},
+            "slowest_process": slowest,
+            "jobs_2_speedup": speedup >= TARGET_JOBS2_SPEEDUP,
+        },
+        "setup": {
+            "cores": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "pythia8mc": version("pythia8mc"),
+            "fastjet": version("fastjet"),
+            "load_average_start": started,
+            "load_average_end": load(),
+            "total_wall_s": round(time.perf_counter() - t0, 1),
+            "note": ("events/CPU-s include Pythia init (one chunk) and writing; the machine "
+                     "was shared unless the load averages say otherwise"),
+        },
+    }
+    write_json(args.output, result)
+    log.info("wrote %s", args.output)
+
+
+if __name__ == "__main__":
+    main()
