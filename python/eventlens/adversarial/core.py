@@ -105,7 +105,7 @@ def adversary_step(adversary: MixtureAdversary, adv_opt: torch.optim.Optimizer,
     loss = weighted_nll(adversary.log_prob(score, m01), weight)
     loss.backward()
     adv_opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 @torch.no_grad()

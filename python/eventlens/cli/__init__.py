@@ -22,6 +22,7 @@ from ..errors import EventLensError
 COMMANDS = (
     "demo", "render", "select", "generate", "make-samples", "validate-samples",
     "train", "evaluate", "export", "compare", "explain",
+    "hgg-study",
     "condor-pool", "condor-submit", "merge",
 )
 

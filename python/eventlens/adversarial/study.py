@@ -1,0 +1,259 @@
+"""FCN vs ANN on H → γγ: the λ scan, the image variant, one results JSON and the figures.
+
+``eventlens hgg-study --table DIR -o OUT`` runs, on one object table:
+
+* ``fcn``: the plain classifier (``configs/train/hgg_fcn.yaml``, the
+  ordinary :func:`eventlens.training.loop.fit`: early stopping, LR schedule);
+* ``ann_lambda_<λ>`` for every λ of the scan (``configs/train/hgg_ann.yaml``
+  with λ replaced): the three-phase adversarial training.  λ = 0 trains the
+  same classifier for the same epochs with the adversary watching but
+  without influence (the reversal scales its gradient by 0) — the like-for-like
+  baseline of the scan;
+* optionally the image variant: the compact CNN on rendered photon images
+  (``configs/train/hgg_ann_cnn.yaml``) at λ = 0 (``cnn``) and at the config's
+  λ (``cnn_ann``);
+
+each in its own run folder (reused when it already holds a finished run with
+the same configuration, so a rerun only does what is missing), then measures
+every run's test split with :func:`.sculpting.sculpting_report`, exports the
+ANN classifier to ONNX with its model card, and writes ``results.json`` and
+the figures of :mod:`.plots`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import EventLensError
+from ..io import write_json
+from ..training.checkpoint import BEST, load_checkpoint
+from ..training.config import TrainConfig
+from ..training.table import ObjectTable, read_table
+from .config import AdversaryConfig, load
+from .report import decorrelation_of_run, test_scores
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.json"
+TARGET_JSD_RATIO = 5.0
+TARGET_AUC_LOSS = 0.03
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyPlan:
+    """What to train: config files, λ values, overrides."""
+
+    fcn_config: Path
+    ann_config: Path
+    lambdas: tuple[float, ...]
+    image_config: Path | None = None
+    epochs: int | None = None
+    image_epochs: int | None = None
+    limits: dict[str, int | None] | None = None
+    image_limits: dict[str, int | None] | None = None
+    export: Path | None = None
+
+
+def _lambda_name(lam: float) -> str:
+    return f"{lam:g}".replace(".", "p")
+
+
+def _same_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None) -> bool:
+    """Whether ``rundir`` holds a finished, evaluated run of exactly this configuration."""
+    if not (rundir / BEST).exists() or not (rundir / "test_predictions.npz").exists():
+        return False
+    ckpt = load_checkpoint(rundir / BEST)
+    same = ckpt["config"] == train.to_dict() and ckpt.get("adversary") == (
+        adv.to_dict() if adv else None)
+    return bool(same and ckpt.get("finished", True))
+
+
+def train_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None, table: ObjectTable,
+              progress: bool, overwrite: bool) -> dict[str, Any]:
+    """Train + evaluate one run (or reuse it); returns its decorrelation report."""
+    if _same_run(rundir, train, adv):
+        log.info("%s: finished run with this configuration found, reusing it", rundir)
+    else:
+        if rundir.exists():
+            if not overwrite:
+                raise EventLensError(
+                    f"{rundir} holds a different or unfinished run; pass --overwrite to retrain it")
+            shutil.rmtree(rundir)
+        if adv is None:
+            from ..training.loop import fit
+
+            fit(train, rundir, table=table, progress=progress)
+        else:
+            from .trainer import fit_adversarial
+
+            fit_adversarial(train, adv, rundir, table=table, progress=progress)
+    return decorrelation_of_run(rundir)
+
+
+def _override(train: TrainConfig, table: Path, epochs: int | None,
+              limits: dict[str, int | None] | None) -> TrainConfig:
+    changes: dict[str, Any] = {"table": str(table)}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if limits is not None:
+        changes["limits"] = {**train.limits, **limits}
+    return train.replace(**changes)
+
+
+def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
+              progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Run the whole study (see the module docstring); returns what ``results.json`` holds."""
+    table_path, outdir = Path(table_path), Path(outdir)
+    table = read_table(table_path)
+    fcn_train, fcn_adv = load(plan.fcn_config)
+    if fcn_adv is not None:
+        raise EventLensError(f"{plan.fcn_config} has an adversary block; the FCN config must not")
+    ann_train, ann_adv = load(plan.ann_config)
+    if ann_adv is None:
+        raise EventLensError(f"{plan.ann_config} has no adversary block")
+    fcn_train = _override(fcn_train, table_path, plan.epochs, plan.limits)
+    ann_train = _override(ann_train, table_path, plan.epochs, plan.limits)
+    ann_adv.check_against(ann_train)
+    lambdas = tuple(sorted(set(plan.lambdas) | {0.0, ann_adv.lam}))
+
+    runs: dict[str, dict[str, Any]] = {}
+    runs["fcn"] = _entry("fcn", outdir / "fcn", train_run(
+        outdir / "fcn", fcn_train, None, table, progress, overwrite), fcn_train, None)
+    for lam in lambdas:
+        name = f"ann_lambda_{_lambda_name(lam)}"
+        adv = ann_adv.replace(lam=lam)
+        report = train_run(outdir / name, ann_train, adv, table, progress, overwrite)
+        runs[name] = _entry(name, outdir / name, report, ann_train, adv)
+    ann_name = f"ann_lambda_{_lambda_name(ann_adv.lam)}"
+
+    image: dict[str, str] = {}
+    if plan.image_config is not None:
+        img_train, img_adv = load(plan.image_config)
+        if img_adv is None:
+            raise EventLensError(f"{plan.image_config} has no adversary block")
+        img_train = _override(img_train, table_path, plan.image_epochs, plan.image_limits)
+        img_adv.check_against(img_train)
+        for name, adv in (("cnn", img_adv.replace(lam=0.0)), ("cnn_ann", img_adv)):
+            report = train_run(outdir / name, img_train, adv, table, progress, overwrite)
+            runs[name] = _entry(name, outdir / name, report, img_train, adv)
+        image = {"plain": "cnn", "adversarial": "cnn_ann"}
+
+    results: dict[str, Any] = {
+        "table": str(table_path),
+        "n_events_table": len(table),
+        "classes": table.classes,
+        "configs": {"fcn": str(plan.fcn_config), "ann": str(plan.ann_config),
+                    "image": str(plan.image_config) if plan.image_config else None},
+        "comparison": {"fcn": "fcn", "ann": ann_name, "image": image or None},
+        "runs": runs,
+        "lambda_scan": [_scan_point(runs[f"ann_lambda_{_lambda_name(lam)}"], lam)
+                        for lam in lambdas],
+        "summary": _summary(runs["fcn"], runs[ann_name]),
+        "summary_lambda0_baseline": _summary(runs["ann_lambda_0"], runs[ann_name]),
+    }
+    if image:
+        results["summary_image"] = _summary(runs["cnn"], runs["cnn_ann"])
+    if plan.export is not None:
+        results["export"] = export_classifier(outdir / ann_name, plan.export, runs[ann_name])
+    from .plots import plot_study
+
+    results["figures"] = [str(p) for p in plot_study(results, outdir / "figures")]
+    write_json(outdir / RESULTS, results)
+    log.info("results: %s", outdir / RESULTS)
+    return results
+
+
+def _entry(name: str, rundir: Path, report: dict[str, Any], train: TrainConfig,
+           adv: AdversaryConfig | None) -> dict[str, Any]:
+    import json
+
+    history = json.loads((rundir / "history.json").read_text())
+    return {
+        "name": name,
+        "run_dir": str(rundir),
+        "model": train.model,
+        "input_kind": train.input_kind,
+        "lambda": adv.lam if adv else None,
+        "adversary": adv.to_dict() if adv else None,
+        "epochs_trained": len(history),
+        "seed": train.seed,
+        "report": report,
+        "history": history,
+    }
+
+
+def _scan_point(run: dict[str, Any], lam: float) -> dict[str, Any]:
+    r = run["report"]
+    return {
+        "lambda": lam,
+        "run": run["name"],
+        "auc": r["auc"],
+        "distance_correlation_background": r["distance_correlation_background"],
+        **{f"{k}_{key}": wp[key] for k, wp in r["working_points"].items()
+           for key in ("jsd", "inverse_jsd", "background_rejection", "jsd_random_cut")},
+    }
+
+
+def _summary(base: dict[str, Any], ann: dict[str, Any]) -> dict[str, Any]:
+    """The issue's target: JSD at ε_S = 50 % down ≥ 5×, AUC down ≤ 0.03."""
+    b, a = base["report"], ann["report"]
+    out: dict[str, Any] = {"baseline": base["name"], "adversarial": ann["name"],
+                           "auc": {"baseline": b["auc"], "adversarial": a["auc"],
+                                   "loss": b["auc"] - a["auc"]}}
+    for eff in b["working_points"]:
+        jb, ja = b["working_points"][eff]["jsd"], a["working_points"][eff]["jsd"]
+        out[f"jsd_{eff}"] = {"baseline": jb, "adversarial": ja,
+                             "ratio": (jb / ja) if jb is not None and ja else None,
+                             "random_cut_floor": a["working_points"][eff]["jsd_random_cut"]}
+        out[f"background_rejection_{eff}"] = {
+            "baseline": b["working_points"][eff]["background_rejection"],
+            "adversarial": a["working_points"][eff]["background_rejection"]}
+    ratio = out["jsd_0.5"]["ratio"]
+    out["target"] = {
+        "jsd_ratio_at_0.5_min": TARGET_JSD_RATIO, "auc_loss_max": TARGET_AUC_LOSS,
+        "jsd_ratio_met": bool(ratio is not None and ratio >= TARGET_JSD_RATIO),
+        "auc_loss_met": bool(out["auc"]["loss"] <= TARGET_AUC_LOSS),
+    }
+    out["target"]["met"] = out["target"]["jsd_ratio_met"] and out["target"]["auc_loss_met"]
+    return out
+
+
+def export_classifier(rundir: Path, output: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """ONNX-export the ANN's classifier (not the adversary) with the standard card, plus a
+    ``decorrelation`` section (λ, adversary, test-split sculpting) in the card."""
+    from ..export import export_checkpoint
+    from ..modelcard import card_path
+
+    card = export_checkpoint(rundir / BEST, output)
+    r = run["report"]
+    card["decorrelation"] = {
+        "method": "adversarial (gradient reversal), L = L_clf - lambda * L_adv; the adversary "
+                  "(not exported) predicts m_yy from the signal probability on background events",
+        "adversary": run["adversary"],
+        "test": {"auc": r["auc"], "working_points": r["working_points"],
+                 "definitions": r["definitions"]},
+    }
+    write_json(card_path(output), card)
+    return {"onnx": str(output), "card": str(card_path(output)),
+            "max_abs_diff": card["onnx"].get("max_abs_diff")}
+
+
+def scores_of(results: dict[str, Any], name: str) -> dict[str, Any]:
+    """Test-split scores of a run of a study (for the figures)."""
+    return test_scores(results["runs"][name]["run_dir"])
+
+
+def parse_lambdas(values: Sequence[str]) -> tuple[float, ...]:
+    out = []
+    for v in values:
+        for part in str(v).split(","):
+            if part.strip():
+                out.append(float(part))
+    if any(x < 0 for x in out):
+        raise EventLensError(f"lambda values must be >= 0, got {out}")
+    return tuple(out)
