@@ -11,10 +11,10 @@ The driver, in order:
 4. run :class:`~.base.TaskProcessor` with coffea's ``Runner`` and the chosen
    executor (the pre-check's entries and UUIDs seed coffea's metadata cache,
    so files are not opened a second time for chunking);
-5. write ``results.coffea`` (histograms + cutflow, ``coffea.util.save``),
-   ``cutflow.json``/``cutflow.txt`` and finally ``manifest.json`` -- all
-   atomically.  Table chunks were written by the workers while they ran; the
-   layout is documented in :mod:`.table`.
+5. check that every event is accounted for, then write ``results.coffea``
+   (histograms + cutflow, ``coffea.util.save``), ``cutflow.json``/``.txt``
+   and finally ``manifest.json``, all atomically (:mod:`.output`).  The
+   table chunks were written by the workers as they ran (layout: :mod:`.table`).
 """
 
 from __future__ import annotations
@@ -24,18 +24,14 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eventlens import __version__
 from eventlens.errors import ConfigError, InputFileError
-from eventlens.io import atomic_path, write_json
-from eventlens.objects import ObjectType
 
 from . import hists
 from .config import TaskConfig
-from .cutflow import check_balance, empty_cutflow, format_cutflow
+from .cutflow import check_balance, empty_cutflow
 from .fileset import (
     Dataset,
     FileInfo,
@@ -47,15 +43,14 @@ from .fileset import (
 )
 from .inputs import Needs, needs_of
 from .labels import NO_LABEL, dataset_class
-from .table import FORMAT, MANIFEST, TABLE_SCHEMA, TABLES_DIR
+from .output import OUTPUT_FILES, write_outputs
+from .table import TABLES_DIR
 from .task import Task
 from .tasks import get_task, load_config
 from .weights import GENWEIGHT_ONLY, weight_mode
 
 log = logging.getLogger(__name__)
 
-RESULTS = "results.coffea"
-CUTFLOW_JSON, CUTFLOW_TXT = "cutflow.json", "cutflow.txt"
 _RESERVED = {
     "dataset",
     "filename",
@@ -260,7 +255,7 @@ def _dataset_class(ds: Dataset, meta: dict[str, Any], cfg: TaskConfig, is_sim: b
 def _prepare_output(out_dir: Path, overwrite: bool, clear: bool = True) -> Path:
     """Create ``out_dir``; refuse (or with ``overwrite`` clear) an earlier run's output."""
     tables = out_dir / TABLES_DIR
-    old = [out_dir / MANIFEST, out_dir / RESULTS, out_dir / CUTFLOW_JSON, out_dir / CUTFLOW_TXT]
+    old = [out_dir / name for name in OUTPUT_FILES]
     old_tables = sorted(tables.glob("*.parquet")) if tables.is_dir() else []
     if any(p.exists() for p in old) or old_tables:
         if not overwrite:
@@ -378,83 +373,16 @@ def _finish(
     for note in notes:
         log.info("note: %s", note)
 
-    files = _table_files(out.get("tables", {}), list(plan.datasets))
-    with atomic_path(out_dir / RESULTS) as tmp:
-        from coffea.util import save
-
-        save(
-            {
-                "task": spec.name,
-                "classes": list(cfg.classes),
-                "config_sha256": cfg.digest(),
-                "hists": booked,
-                "cutflow": cutflow,
-            },
-            tmp,
-        )
-    write_json(out_dir / CUTFLOW_JSON, cutflow)
-    text = format_cutflow(cutflow)
-    with atomic_path(out_dir / CUTFLOW_TXT) as tmp:
-        tmp.write_text(text + "\n")
-    log.info("cutflow (%s):\n%s", spec.name, text)
-
-    manifest = _manifest(spec, cfg, files, plan, cutflow, skipped, notes, run_info)
-    write_json(out_dir / MANIFEST, manifest)
-    n_read = sum(cf["read"] for cf in cutflow.values())
-    log.info(
-        "%s: %d events read, %d selected into %d table file(s) in %s (%.1f s, %.0f events/s)",
-        spec.name,
-        n_read,
-        manifest["rows"],
-        len(files),
+    manifest = write_outputs(
         out_dir,
-        run_info["seconds"],
-        n_read / run_info["seconds"] if run_info["seconds"] > 0 else 0.0,
+        spec,
+        cfg,
+        booked,
+        cutflow,
+        out.get("tables", {}),
+        plan.datasets,
+        skipped,
+        notes,
+        run_info,
     )
     return SelectionOutput(out_dir, manifest, booked, cutflow)
-
-
-def _table_files(
-    tables: dict[str, dict[str, dict[str, Any]]], order: list[str]
-) -> list[dict[str, Any]]:
-    rows = []
-    for ds in order:
-        for name, info in tables.get(ds, {}).items():
-            rows.append({"path": f"{TABLES_DIR}/{name}", "dataset": ds, **info})
-    return sorted(rows, key=lambda r: (order.index(r["dataset"]), r["source"], r["entry_start"]))
-
-
-def _manifest(
-    spec: Task,
-    cfg: TaskConfig,
-    files: list[dict[str, Any]],
-    plan: Plan,
-    cutflow: dict[str, Any],
-    skipped: list[dict[str, Any]],
-    notes: list[str],
-    run_info: dict[str, Any],
-) -> dict[str, Any]:
-    import coffea
-
-    return {
-        "format": FORMAT,
-        "task": spec.name,
-        "classes": list(cfg.classes),
-        "mass_definition": spec.mass_definition,
-        "columns": {f.name: str(f.type) for f in TABLE_SCHEMA},
-        "object_types": {t.name: int(t) for t in ObjectType},
-        "selection_config": cfg.to_dict(),
-        "selection_config_path": cfg.source,
-        "selection_config_sha256": cfg.digest(),
-        "luminosity_pb": cfg.luminosity_pb,
-        "files": files,
-        "rows": sum(f["rows"] for f in files),
-        "datasets": plan.datasets,
-        "cutflow": cutflow,
-        "skipped": skipped,
-        "notes": notes,
-        **{k: run_info[k] for k in ("executor", "workers", "chunksize")},
-        "eventlens_version": __version__,
-        "coffea_version": coffea.__version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }

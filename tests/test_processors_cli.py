@@ -58,7 +58,7 @@ def test_select_cli_errors_are_one_line(toy_samples, tmp_path):
         logging.getLogger("eventlens").removeHandler(handler)
     assert [r.getMessage() for r in handler.records] == [f"{tmp_path / 'gone.root'}: no such file"]
     assert handler.records[0].exc_info is None
-    assert main([*args, "--skip-bad-files", "--executor", "futures", "--workers", "1"]) == 0
+    assert main([*args, "--skip-bad-files"]) == 0
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     assert manifest["skipped"][0]["file"] == str(tmp_path / "gone.root")
     assert main([*args, "--config", str(tmp_path / "nope.yaml"), "--overwrite"]) == 2
