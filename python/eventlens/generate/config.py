@@ -5,9 +5,10 @@ full response can be stored in each file (and hashed with the process
 settings): a file made with other parameters is never mistaken for a current
 one.  Bump :data:`DETECTOR_VERSION` whenever the *code* of the response changes.
 
-Values are CMS Run-2-like, taken from public performance numbers at the level
-of "what an image classifier can see", not a calibrated simulation: no
-pileup, no fakes from jets, no trigger.
+Values are CMS Run-2-like, at the level of "what an image classifier can
+see", not a calibrated simulation.  Not modelled: pileup, the trigger, and
+misidentification of hadrons as leptons or photons (real non-prompt leptons
+and π0 photons inside jets are reconstructed, and fail isolation and IDs).
 """
 
 from __future__ import annotations

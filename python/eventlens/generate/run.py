@@ -116,8 +116,9 @@ class GenerationResult:
     cross_section: CrossSection
     settings_hash: str
     wall_seconds: float
-    cpu_seconds: float
+    cpu_seconds: float  # this process + worker processes
     metadata: dict[str, Any]
+    worker_cpu_seconds: list[float] = field(default_factory=list)  # per chunk, worker processes
 
 
 def plan_chunks(events: int, jobs: int, chunk_events: int) -> list[Chunk]:
@@ -270,7 +271,7 @@ def _drain(progress_queue: Any, bar: Any) -> None:
 
 def _run_parallel(
     jobs: list[ChunkJob], n_workers: int, tmpdir: Path, cluster_size: int, bar: Any
-) -> tuple[list[Path], list[CrossSection], float]:
+) -> tuple[list[Path], list[CrossSection], list[float]]:
     """Run the chunks in ``n_workers`` worker processes, each chunk into its own file.
 
     On any exception (Ctrl-C included) the workers are terminated at once
@@ -302,7 +303,7 @@ def _run_parallel(
         pool.join()
     _drain(progress_queue, bar)
     ordered = [results[j.chunk.index] for j in jobs]
-    return paths, [x for x, _ in ordered], sum(c for _, c in ordered)
+    return paths, [x for x, _ in ordered], [c for _, c in ordered]
 
 
 def generate(request: GenerationRequest) -> GenerationResult:
@@ -362,7 +363,7 @@ def generate(request: GenerationRequest) -> GenerationResult:
     ):
         if n_workers == 1:
             xsecs = [_generate_chunk(job, writer.write, bar.update) for job in jobs]
-            worker_cpu = 0.0
+            worker_cpu: list[float] = []
         else:
             with tempfile.TemporaryDirectory(
                 prefix=f".{output.name}.chunks-", dir=output.parent
@@ -390,7 +391,7 @@ def generate(request: GenerationRequest) -> GenerationResult:
         }
         writer.finish(metadata)
     wall = time.perf_counter() - wall0
-    cpu = time.process_time() - cpu0 + worker_cpu
+    cpu = time.process_time() - cpu0 + sum(worker_cpu)
     log.info(
         "%s: %d events in %.1f s (%.0f ev/s wall), sigma = %.4g ± %.2g pb, %d clusters",
         output,
@@ -402,5 +403,6 @@ def generate(request: GenerationRequest) -> GenerationResult:
         writer.n_clusters,
     )
     return GenerationResult(
-        output, process.name, request.events, len(chunks), xsec, digest, wall, cpu, metadata
+        output, process.name, request.events, len(chunks), xsec, digest, wall, cpu, metadata,
+        worker_cpu,
     )
