@@ -68,7 +68,7 @@ def run_inference(
     *,
     config: str | Path | None = None,
     render_config: RenderConfig | None = None,
-    executor: str = "iterative",
+    executor: Any = "iterative",
     workers: int = 2,
     chunksize: int = 100_000,
     skip_bad_files: bool = False,
@@ -79,7 +79,11 @@ def run_inference(
     status: bool = True,
     timeout: int = 30,
 ) -> dict[str, Any]:
-    """Select, render and classify the events of ``fileset`` with ``model`` (an .onnx)."""
+    """Select, render and classify the events of ``fileset`` with ``model`` (an .onnx).
+
+    ``executor`` is a name (iterative, futures, dask) or a ready coffea executor
+    (as :func:`eventlens.condor.cluster.condor_inference` passes).
+    """
     model = Path(model)
     card = load_model_card(model)
     if render_config is not None:
@@ -111,7 +115,7 @@ def run_inference(
         model,
         card,
         batch_size=batch_size,
-        threads=1 if executor != "iterative" else None,
+        threads=None if executor == "iterative" else 1,  # one ORT thread per worker process
         scores_dir=scores_dir,
     )
     t0 = time.perf_counter()
@@ -126,7 +130,12 @@ def run_inference(
         cfg,
         out_dir,
         skip_bad_files,
-        {"executor": executor, "workers": workers, "chunksize": chunksize, "seconds": seconds},
+        {
+            "executor": executor if isinstance(executor, str) else type(executor).__name__,
+            "workers": workers,
+            "chunksize": chunksize,
+            "seconds": seconds,
+        },
     )
     return _write_outputs(out, plan, card, out_dir, seconds, proc, model)
 

@@ -187,3 +187,34 @@ def test_plot_command_draws_every_figure(results, tmp_path):
     for name in expected - {"index.md"}:
         if name.endswith(".png"):
             assert name in index
+
+
+@pytest.mark.slow
+def test_condor_executor_equals_iterative(
+    condor_pool, condor_tmp, dtw_model, mixed_fileset, results
+):
+    """``eventlens infer --executor condor``: 2 HTCondorCluster workers, same histograms."""
+    from eventlens.condor.cluster import condor_inference
+
+    onnx, _ = dtw_model
+    public = condor_tmp / "infer"
+    public.mkdir(mode=0o755)
+    model = public / onnx.name
+    shutil.copy(onnx, model)
+    shutil.copy(onnx.with_suffix(".json"), model.with_suffix(".json"))
+    fs = json.loads(json.dumps(mixed_fileset))
+    for ds in fs.values():  # the job user must read the inputs: copy them somewhere public
+        files = {}
+        for path, tree in ds["files"].items():
+            dst = public / f"{Path(path).parent.name}_{Path(path).name}"
+            if not dst.exists():
+                shutil.copy(path, dst)
+            files[str(dst)] = tree
+        ds["files"] = files
+    out = condor_inference(model, fs, public / "out", workers=2, chunksize=100, status=False)
+    ref = results[0]["iterative"]
+    for name in ("mass", "score"):
+        a, b = by_category(ref["hists"][name]), by_category(out["hists"][name])
+        assert sorted(a) == sorted(b)
+        for key in a:
+            np.testing.assert_allclose(b[key][0], a[key][0], rtol=1e-12, err_msg=str(key))

@@ -16,6 +16,8 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     from ..processors.infer import run_inference
 
+    if args.executor == "condor":  # dask workers as HTCondor jobs (eventlens.condor)
+        from ..condor.cluster import condor_inference as run_inference
     run_inference(
         args.model,
         args.fileset,
@@ -46,7 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fileset", type=Path, required=True, help="coffea fileset JSON")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="iterative")
+    p.add_argument(
+        "--executor",
+        choices=("iterative", "futures", "dask", "condor"),
+        default="iterative",
+        help="iterative, futures (local processes), dask (local cluster) or condor "
+        "(--workers HTCondor jobs; configs/condor.yaml)",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--chunksize", type=int, default=100_000)
     p.add_argument("--batch-size", type=int, default=1024, help="events per onnxruntime call")

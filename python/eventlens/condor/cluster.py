@@ -390,3 +390,44 @@ def condor_selection(
         return run_selection(
             task, fileset, output_dir, executor=ex, workers=workers, status=status, **kwargs
         )
+
+
+def condor_inference(
+    model: str | Path,
+    fileset: Any,
+    output_dir: str | Path,
+    *,
+    workers: int = 2,
+    status: bool = True,
+    executor: str = "condor",
+    settings: CondorSettings | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``eventlens infer ... --executor condor``: run_inference on HTCondor dask workers.
+
+    The workers open the ONNX model and its card and, with ``scores=True``,
+    write the per-event score files, so those paths are checked (and the scores
+    folder handed to the job user) before any job is submitted.
+    """
+    from eventlens.modelcard import card_path
+    from eventlens.processors.fileset import is_remote, load_fileset
+    from eventlens.processors.infer import SCORES_DIR, run_inference
+
+    from .settings import load
+
+    settings = settings or load()
+    target = sd.resolve_target(settings.pool)
+    inputs = {p for ds in load_fileset(fileset).values() for p in ds.files if not is_remote(p)}
+    needs = [
+        Need(Path(model).resolve(), "ONNX model"),
+        Need(card_path(Path(model).resolve()), "model card"),
+        *(Need(Path(p), "input file") for p in sorted(inputs)),
+    ]
+    if kwargs.get("scores"):
+        scores = Path(output_dir).resolve() / SCORES_DIR
+        make_job_dir(scores, target.job_user)
+        needs.append(Need(scores, "per-event scores folder", "w"))
+    with condor_executor(workers, status, settings, needs) as ex:
+        return run_inference(
+            model, fileset, output_dir, executor=ex, workers=workers, status=status, **kwargs
+        )
