@@ -46,11 +46,13 @@ above as text), ``object_types`` (name → code), ``selection_config`` (the
 resolved YAML), ``selection_config_path``, ``selection_config_sha256``,
 ``luminosity_pb``, ``files`` (list of ``{path, dataset, rows, source,
 entry_start, entry_stop}`` with ``path`` relative to DIR), ``rows`` (total),
-``datasets`` (per dataset: ``class``, ``weight_mode``, ``xsec``, ``sumw``,
-``sumw_source``, ``files``, ``entries``), ``cutflow`` (per dataset),
+``datasets`` (per dataset: ``class`` (index, -1 for data, null when labels
+come from mass windows), ``weight_mode``, ``xsec``, ``sumw``, ``sumw_source``,
+``simulation``, ``files``, ``entries``, ``metadata`` as given), ``cutflow``
+(per dataset: ``read``, ``selected``, ``steps: {name: {bad, failed, passed}}``),
 ``skipped`` (bad files or chunks left out with ``--skip-bad-files``),
-``notes`` (fallbacks used), ``executor``, ``chunksize``, ``eventlens_version``,
-``coffea_version``, ``created``.
+``notes`` (fallbacks used), ``executor``, ``workers``, ``chunksize``,
+``eventlens_version``, ``coffea_version``, ``created``.
 """
 
 from __future__ import annotations
