@@ -101,7 +101,7 @@ def test_interrupted_run_leaves_no_file(tmp_path, sig, jobs):
     while not any(p.name.startswith(".dy.root.") for p in tmp_path.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.2)
-    time.sleep(4)  # let it generate a few batches
+    time.sleep(1.5)  # generating (chunk files / temporary output exist)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
