@@ -179,7 +179,9 @@ def _open(path: str | Path) -> Any:
     if not p.is_file():
         raise InputFileError(f"{p}: no such file")
     try:
-        return uproot.open(p)
+        # Memory-mapped reads: uproot's default fsspec source starts I/O threads,
+        # after which forking worker processes would no longer be safe.
+        return uproot.open(p, handler=uproot.MemmapSource)
     except Exception as exc:
         raise InputFileError(
             f"{p}: not a readable ROOT file ({type(exc).__name__}: {exc})"
