@@ -38,11 +38,12 @@ def test_ig_completeness_small_cnn():
     assert (np.abs(r.delta) <= REL_TOL * np.abs(change) + ABS_TOL).all(), r.delta
 
 
-def test_ig_books_balance_per_object():
+@pytest.mark.parametrize("score", ["probability", "logit"])
+def test_ig_books_balance_per_object(score):
     """Σ objects + unassigned = f(x) − f(b) + residual; unlit pixels get nothing."""
-    model = image_model(small_cnn())
+    model = image_model(small_cnn(), score=score)
     flat = busy_events()
-    explanations = Explainer(model, ExplainOptions(method="ig", n_steps=64)).explain_flat(
+    explanations = Explainer(model, ExplainOptions(method="ig", n_steps=32)).explain_flat(
         flat, [{"label": "ttbar"}] * flat.n_events)
     for ex in explanations:
         lhs = ex.attributions.sum(0) + ex.unassigned

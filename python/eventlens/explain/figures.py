@@ -103,7 +103,9 @@ def plot_event(ex: EventExplanation, config: RenderConfig | None, path: str | Pa
             from matplotlib.patches import Patch
 
             handles = [Patch(facecolor=CHANNEL_COLOURS[c], label=c) for c in config.channels]
-            axes[0].legend(handles=handles, fontsize=9, loc="upper right", ncol=2, framealpha=0.8)
+            axes[0].legend(handles=handles, fontsize=11, loc="upper center", ncol=len(handles),
+                           bbox_to_anchor=(0.5, -0.13), frameon=False, handlelength=1.0,
+                           columnspacing=0.8)
         amap = (ex.pixel_maps[k].sum(0) if ex.pixel_maps is not None
                 else _object_map(ex, config, k))
         nonzero = np.abs(amap[amap != 0])
@@ -166,9 +168,13 @@ def plot_summary(summary: dict[str, Any], path: str | Path, title: str = "") -> 
                edgecolor="black", label="mean attribution")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(x, [KIND_LABELS.get(k, k) for k in kinds], rotation=30, fontsize=12)
-        ax.set_title(f"{class_tex(cls)} events ({pc['n_events']})", fontsize=14)
+        ax.set_title(f"{class_tex(cls)} events ({pc['n_events']})", fontsize=14, loc="right")
         ax.set_ylabel(f"towards {class_tex(cls)} per event", fontsize=13)
-        ax.legend(fontsize=10)
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor="gray", alpha=0.3, label="mean |attribution|"),
+                           Patch(facecolor="gray", edgecolor="black", label="mean attribution")],
+                  fontsize=10)
     cms_label(axes[0][0], rlabel="", fontsize=13)
     if title:
         fig.suptitle(title, fontsize=15)

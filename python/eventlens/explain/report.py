@@ -57,7 +57,8 @@ def _kinds_table(summary: dict[str, Any]) -> list[str]:
 
 def _matrix(summary: dict[str, Any]) -> list[str]:
     classes = summary["classes"]
-    kinds = summary["kinds"]
+    kinds = [k for k in summary["kinds"]
+             if any(summary["per_class"][c]["kinds"][k]["n_objects"] for c in classes)]
     lines = ["| events of | towards | " + " | ".join(KIND_LABELS.get(k, k) for k in kinds) + " |",
              "|---|---|" + "---|" * len(kinds)]
     for true in classes:
