@@ -11,7 +11,9 @@ log = logging.getLogger(__name__)
 
 def add_generation_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``generate`` and ``make-samples``."""
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="random seed (default 1); the same seed repeats the same events, "
+                        "use different seeds for independent samples")
     p.add_argument(
         "--jobs",
         "-j",
