@@ -158,13 +158,8 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     energy = np.where(real, flat.e[src], 0.0)
     frac = {k: segment_sum(energy * (cat == k), const_jet, n_jets) / je for k in range(5)}
     n_const = segment_sum(real.astype(float), const_jet, n_jets).astype(np.int64)
-    n_charged = segment_sum(
-        (real & np.isin(cat, (CH_HAD, CH_EM, MUON)) & (np.abs(flat.eta[src]) < TRACKER_ETA)).astype(
-            float
-        ),
-        const_jet,
-        n_jets,
-    ).astype(np.int64)
+    tracked = real & np.isin(cat, (CH_HAD, CH_EM, MUON)) & (np.abs(flat.eta[src]) < TRACKER_ETA)
+    n_charged = segment_sum(tracked.astype(float), const_jet, n_jets).astype(np.int64)
     has_b = segment_sum((~real & ghosts_b[src]).astype(float), const_jet, n_jets) > 0
     has_c = segment_sum((~real & ghosts_c[src]).astype(float), const_jet, n_jets) > 0
     flavour = np.where(has_b, 5, np.where(has_c, 4, 0)).astype(np.int32)
