@@ -85,7 +85,8 @@ def main() -> None:
     parser.add_argument("--events-no-mpi", type=int, default=1000,
                         help="events per process, MPI off")
     parser.add_argument("--processes", default=None,
-                        help="comma-separated processes (default: every process in the registry)")
+                        help="comma-separated processes (default: every process in the registry; "
+                             "'none' measures only the --jobs speed-up)")
     parser.add_argument("--jobs-process", default="ttbar")
     parser.add_argument("--jobs-events", type=int, default=2000)
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results" / "generate.json")
@@ -95,6 +96,7 @@ def main() -> None:
 
     registry = load_registry()
     names = args.processes.split(",") if args.processes else list(registry.processes)
+    names = [] if names == ["none"] else names
     started = load()
     t0 = time.perf_counter()
     per_process: dict[str, dict[str, Any]] = {}
@@ -123,7 +125,8 @@ def main() -> None:
              args.jobs_process, one["wall_s"], two["wall_s"], speedup, one["load_before"],
              two["load_after"], idle_estimate)
 
-    slowest = min(per_process, key=lambda n: per_process[n]["mpi_on"]["events_per_cpu_second"])
+    slowest = min(per_process, default=None,
+                  key=lambda n: per_process[n]["mpi_on"]["events_per_cpu_second"])
     result = {
         "processes": per_process,
         "jobs": {"process": args.jobs_process, "jobs_1": one, "jobs_2": two,
