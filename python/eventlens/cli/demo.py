@@ -1,64 +1,58 @@
 """``eventlens demo``: the whole chain on the built-in default data.
 
-Stages that are not built yet are listed as such — the demo never pretends.
+generate (Pythia 8 + CMS-like detector) -> pseudo-data -> select (coffea) ->
+train the compact CNN -> export to ONNX -> infer inside the coffea loop ->
+plots and an index page (OUTPUT/index.md).  A second run reuses what exists.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: (stage, what it does, module that implements it)
-STAGES = (
-    ("generate", "Pythia 8 + CMS-like detector -> NanoAOD samples", "eventlens.generate"),
-    ("select", "coffea processors -> object tables (Parquet)", "eventlens.processors.select"),
-    ("train", "compact CNN on images rendered on the fly", "eventlens.training"),
-    ("export", "ONNX model + model card", "eventlens.export"),
-    (
-        "infer",
-        "onnxruntime inside the coffea loop -> mass per predicted class",
-        "eventlens.inference",
-    ),
-    ("plot", "mplhep figures and an index page", "eventlens.plotting"),
-)
-
-
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
 
 def run(args: argparse.Namespace) -> int:
-    log.info("eventlens demo -> %s", args.output)
-    missing = []
-    for i, (stage, what, module) in enumerate(STAGES, 1):
-        ok = _available(module)
-        log.info("  %d. %-9s %-62s %s", i, stage, what, "ready" if ok else "NOT IMPLEMENTED YET")
-        if not ok:
-            missing.append(stage)
-    if missing:
-        log.warning(
-            "the demo cannot run end to end yet: stage(s) %s are not implemented; "
-            "nothing was produced",
-            ", ".join(missing),
+    from ..demo import DemoSettings, run_demo
+
+    run_demo(
+        DemoSettings(
+            output=args.output,
+            task=args.task,
+            events_per_process=args.events_per_process,
+            epochs=args.epochs,
+            jobs=args.jobs,
+            use_shipped_model=args.use_shipped_model,
+            executor=args.executor,
         )
-        return 0
-    raise NotImplementedError("demo chain wiring")  # replaced when every stage exists
+    )
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="run the whole chain on the built-in default data", description=__doc__
+        "demo",
+        help="run the whole chain on the built-in default data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-o", "--output", default="eventlens-demo", help="output folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("eventlens-demo"),
+        help="output folder (default eventlens-demo)",
+    )
+    p.add_argument("--task", choices=("dtw", "dimuon", "dhjw"), default="dtw")
+    p.add_argument("--events-per-process", type=int, default=2000)
+    p.add_argument("--epochs", type=int, default=6, help="training epochs of the compact CNN")
+    p.add_argument("--jobs", type=int, default=2, help="processes for generation and coffea")
+    p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="futures")
     p.add_argument(
         "--use-shipped-model",
         action="store_true",
-        help="skip training and use the model in onnx_models/",
+        help="skip selection/training/export and use onnx_models/TASK_compact_cnn.onnx",
     )
     p.set_defaults(func=run)
