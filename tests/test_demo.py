@@ -1,4 +1,4 @@
-"""The README's main command: ``eventlens demo`` runs the whole chain, and a second run reuses it."""
+"""The README's main command: `eventlens demo` runs the whole chain; a second run reuses it."""
 
 from __future__ import annotations
 
