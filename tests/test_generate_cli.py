@@ -51,6 +51,11 @@ def test_existing_output_needs_overwrite(capsys, tmp_path):
     assert code == 0 and out.read_bytes()[:4] == b"root"
 
 
+def test_output_that_is_a_folder_is_refused(capsys, tmp_path):
+    code, text = run_cli(capsys, "generate", "dy", "--events", 3, "-o", tmp_path, "--overwrite")
+    assert code == 2 and "is a folder" in text
+
+
 def _registry(tmp_path, settings):
     path = tmp_path / "processes.yaml"
     lines = "\n".join(f"      - {s}" for s in settings)

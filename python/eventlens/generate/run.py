@@ -312,6 +312,8 @@ def generate(request: GenerationRequest) -> GenerationResult:
     registry = load_registry(request.registry)
     process = registry.get(request.process)
     output = Path(request.output)
+    if output.is_dir():
+        raise ConfigError(f"{output} is a folder; -o needs a file name, e.g. {output / 'out.root'}")
     if output.exists() and not request.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
     if output.suffix != ".root":
