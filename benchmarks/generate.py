@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import sys
 
-# Running a script puts its folder first on sys.path, and benchmarks/select.py
-# would then shadow the standard-library module ``select`` (imported by
-# asyncio/subprocess, hence by awkward): drop the folder before importing.
+# Running a script puts its folder first on sys.path, where a sibling script named
+# like a standard-library module (there was a benchmarks/select.py, which shadowed
+# ``select`` for asyncio/subprocess, hence for awkward) would break the imports.
 if sys.path and sys.path[0].rstrip("/").endswith("benchmarks"):
     del sys.path[0]
 
