@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 # Running `python benchmarks/train.py` puts benchmarks/ first on sys.path, where
-# benchmarks/select.py would shadow the standard library's `select` module.
+# benchmarks/selection.py would shadow the standard library's `select` module.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
@@ -83,8 +83,9 @@ def make_config(name: str, table: Path, threads: int) -> Any:
 
 def time_inference(
     model: Any, session: Any, x: np.ndarray, rounds: int
-) -> tuple[float, float, float]:
-    """Best-of-``rounds`` images/s of torch eager and onnxruntime, interleaved; max |Δ logits|."""
+) -> tuple[float, float, float, float]:
+    """Best-of-``rounds`` images/s of torch eager and onnxruntime, interleaved;
+    max |Δ logits| and max |logit| (for the relative size of the difference)."""
     import torch
 
     xt = torch.from_numpy(x)
@@ -99,7 +100,7 @@ def time_inference(
             t0 = time.perf_counter()
             session.run(["logits"], {"input": x})
             best_ort = max(best_ort, len(x) / (time.perf_counter() - t0))
-    return best_torch, best_ort, float(np.max(np.abs(ref - got)))
+    return best_torch, best_ort, float(np.max(np.abs(ref - got))), float(np.max(np.abs(ref)))
 
 
 def bench_model(name: str, table: Path, workdir: Path, threads: int, rounds: int) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def bench_model(name: str, table: Path, workdir: Path, threads: int, rounds: int
     if setup.config.input_kind == "image":
         model = model.to(memory_format=torch.channels_last)
     session = _onnx_session(workdir / f"{name}.onnx", threads)
-    torch_ips, ort_ips, diff = time_inference(model, session, x, rounds)
+    torch_ips, ort_ips, diff, scale = time_inference(model, session, x, rounds)
     result = {
         "input": list(x.shape[1:]),
         "n_parameters": ckpt["model"]["n_parameters"],
@@ -147,6 +148,7 @@ def bench_model(name: str, table: Path, workdir: Path, threads: int, rounds: int
             "onnxruntime_images_per_s": ort_ips,
             "ort_over_torch": ort_ips / torch_ips if torch_ips else None,
             "max_abs_diff_logits": diff,
+            "max_abs_logit": scale,
             "torch_memory_format": "channels_last"
             if setup.config.input_kind == "image"
             else "contiguous",
