@@ -91,3 +91,31 @@ def test_names_follow_physics_conventions():
     assert names == ["b-jet 2", "jet 1", "b-jet 1", "muon 1", "MET", "electron 1"]
     assert describe_object("b-jet 1", "bjet", 85.0, 0.4) == "b-jet 1 (pT 85 GeV, η +0.4)"
     assert describe_object("MET", "met", 62.0, 0.0) == "MET (62 GeV)"
+
+
+def test_ffn_onnx_spec_sigma_and_shapley(ffn_checkpoint, tmp_path):
+    """The exported graph explains like the checkpoint: same slot order, σ, object Shapley."""
+    from eventlens.export import export_checkpoint
+
+    ckpt, table_path = ffn_checkpoint
+    onnx_path = tmp_path / "ffn.onnx"
+    export_checkpoint(ckpt, onnx_path, threads=1, check_events=4)
+    torch_model = load_explainable(ckpt, threads=1)
+    onnx_model = load_explainable(onnx_path, threads=1)
+    # The card's slots are a JSON object (sorted keys): the order must come back right.
+    assert onnx_model.spec == torch_model.spec
+    np.testing.assert_allclose(onnx_model.feature_mean, torch_model.feature_mean)
+    table = read_table(table_path)
+    rows = np.arange(3)
+    a = list(Explainer(torch_model, ExplainOptions(method="shapley")).explain(table, rows))
+    b = list(Explainer(onnx_model, ExplainOptions(method="shapley", feature_samples=4)).explain(
+        table, rows))
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.attributions, y.attributions, atol=1e-5)
+        np.testing.assert_allclose(x.features.sigma, y.features.sigma, atol=1e-9)
+        assert y.details["feature_method"] == "shapley_sampling"
+        # Shapley value sampling per feature is complete too (each order telescopes).
+        f = y.features
+        np.testing.assert_allclose(f.attributions.sum(1), y.scores - f.baseline_scores,
+                                   atol=1e-5)
+        np.testing.assert_allclose(f.residual, 0.0, atol=1e-5)

@@ -31,6 +31,10 @@ class FeatureTerms:
         attributions: (K, F).
         slot_object: (F,) the object (position in the event) behind each
             feature, −1 for an empty slot.
+        baseline_scores: (K,) scores of the features' reference input (the
+            training mean or the empty event); residual: (K,) Σ attributions −
+            (score − baseline score).  With object Shapley values the event's
+            own baseline is the empty event, so the features keep theirs here.
     """
 
     names: list[str]
@@ -38,6 +42,8 @@ class FeatureTerms:
     sigma: np.ndarray | None
     attributions: np.ndarray
     slot_object: np.ndarray
+    baseline_scores: np.ndarray | None = None
+    residual: np.ndarray | None = None
 
     def ranked(self, k: int, top: int | None = None) -> list[dict[str, Any]]:
         """Features by decreasing |attribution| towards class ``k``."""
@@ -180,7 +186,14 @@ class EventExplanation:
             "text": self.text(),
         }
         if self.features is not None:
-            out["features"] = {c: self.features.ranked(k) for k, c in enumerate(self.classes)}
+            f = self.features
+            out["features"] = {c: f.ranked(k) for k, c in enumerate(self.classes)}
+            if f.baseline_scores is not None and f.residual is not None:
+                out["features_balance"] = {c: {
+                    "features": float(f.attributions[k].sum()),
+                    "score_minus_baseline": float(self.scores[k] - f.baseline_scores[k]),
+                    "residual": float(f.residual[k]),
+                } for k, c in enumerate(self.classes)}
         return out
 
 

@@ -192,7 +192,8 @@ class Explainer:
         return FeatureTerms(
             names=m.spec.feature_names(), values=x[e].astype(np.float64),
             sigma=sigma_units(x[e], m.feature_mean, m.feature_std),
-            attributions=fa.attributions[e], slot_object=slots[e][slot_of_feature(m.spec)])
+            attributions=fa.attributions[e], slot_object=slots[e][slot_of_feature(m.spec)],
+            baseline_scores=fa.baseline_scores, residual=fa.delta[e])
 
     def _table_ig(self, flat: FlatObjects, x: np.ndarray, fa: FeatureAttribution,
                   slots: np.ndarray, identities: list[dict[str, Any]],

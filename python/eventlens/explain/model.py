@@ -264,7 +264,7 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
         input_kind=kind,
         classes=[str(c) for c in card["classes"]],
         render=card_render_config(card) if kind == "image" else None,
-        spec=TableSpec.from_dict(card["table_spec"]) if kind == "table" else None,
+        spec=card_table_spec(card) if kind == "table" else None,
         feature_mean=mean,
         feature_std=std,
         session=session,
@@ -272,6 +272,35 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
         info={"kind": "onnx", "card": card, "config": card["training"]["config"],
               "data": card["training_data"], "model": card["model"]},
     )
+
+
+def card_table_spec(card: dict[str, Any]) -> TableSpec:
+    """The table spec of a model card, with its slots in the order of the input vector.
+
+    A card's ``table_spec.slots`` is a JSON object, and cards are written with
+    sorted keys, so the slot order there is alphabetical, not the vector's; the
+    ordered ``input.feature_names`` list is the authority.  Feeding features in
+    the wrong slot order would explain a different input than the model reads.
+    """
+    spec = TableSpec.from_dict(card["table_spec"])
+    names = (card.get("input") or {}).get("feature_names")
+    if not names:
+        return spec
+    slots = dict(spec.slots)
+    order: list[str] = []
+    for name in names:
+        kind = name.split("_", 1)[0].rstrip("0123456789")
+        if kind not in order:
+            order.append(kind)
+    try:
+        ordered = TableSpec(slots=tuple((k, slots[k]) for k in order), features=spec.features)
+    except KeyError as exc:
+        raise EventLensError(f"model card {card.get('name')!r}: feature_names name slot type "
+                             f"{exc} absent from its table_spec") from None
+    if ordered.feature_names() != list(names):
+        raise EventLensError(f"model card {card.get('name')!r}: table_spec and "
+                             "input.feature_names disagree; cannot tell the input order")
+    return ordered
 
 
 def _onnx_standardisation(path: Path, card: dict[str, Any]
