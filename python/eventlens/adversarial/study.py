@@ -105,6 +105,24 @@ def _override(train: TrainConfig, table: Path, epochs: int | None,
     return train.replace(**changes)
 
 
+def scale_phases(adv: AdversaryConfig, old_epochs: int, new_epochs: int) -> AdversaryConfig:
+    """Pre-training epochs scaled with an overridden total, keeping >= 1 joint epoch."""
+    if new_epochs == old_epochs:
+        return adv
+    if new_epochs < 3:
+        raise EventLensError(
+            f"--epochs {new_epochs}: an adversarial run needs >= 3 (one per phase)")
+    f = new_epochs / old_epochs
+    clf = max(1, round(adv.pretrain_classifier_epochs * f))
+    adv_ep = max(1, round(adv.pretrain_adversary_epochs * f))
+    while clf + adv_ep >= new_epochs:
+        if clf >= adv_ep and clf > 1:
+            clf -= 1
+        else:
+            adv_ep -= 1
+    return adv.replace(pretrain_classifier_epochs=clf, pretrain_adversary_epochs=adv_ep)
+
+
 def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
               progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """Run the whole study (see the module docstring); returns what ``results.json`` holds."""
@@ -117,7 +135,9 @@ def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
     if ann_adv is None:
         raise EventLensError(f"{plan.ann_config} has no adversary block")
     fcn_train = _override(fcn_train, table_path, plan.epochs, plan.limits)
+    ann_epochs = ann_train.epochs
     ann_train = _override(ann_train, table_path, plan.epochs, plan.limits)
+    ann_adv = scale_phases(ann_adv, ann_epochs, ann_train.epochs)
     ann_adv.check_against(ann_train)
     lambdas = tuple(sorted(set(plan.lambdas) | {0.0, ann_adv.lam}))
 
@@ -136,7 +156,9 @@ def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
         img_train, img_adv = load(plan.image_config)
         if img_adv is None:
             raise EventLensError(f"{plan.image_config} has no adversary block")
+        img_epochs = img_train.epochs
         img_train = _override(img_train, table_path, plan.image_epochs, plan.image_limits)
+        img_adv = scale_phases(img_adv, img_epochs, img_train.epochs)
         img_adv.check_against(img_train)
         for name, adv in (("cnn", img_adv.replace(lam=0.0)), ("cnn_ann", img_adv)):
             report = train_run(outdir / name, img_train, adv, table, progress, overwrite)
