@@ -67,7 +67,7 @@ def test_reversal_is_identity_forward_and_rejects_negative_lambda():
 
 
 def test_joint_step_gives_classifier_clf_minus_lambda_adv_and_adversary_adv():
-    """One joint step updates the classifier along ∇(L_clf − λ L_adv), the adversary along ∇L_adv."""
+    """A joint step moves the classifier along ∇(L_clf − λ L_adv), the adversary along ∇L_adv."""
     torch.manual_seed(1)
     clf = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2))
     adv = MixtureAdversary(1, (8,), 2)
