@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 # `python benchmarks/explain.py` puts benchmarks/ first on sys.path, where
-# benchmarks/select.py would shadow the standard library's `select` module.
+# benchmarks/selection.py would shadow the standard library's `select` module.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 

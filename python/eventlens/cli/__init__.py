@@ -20,7 +20,7 @@ from ..errors import EventLensError
 
 #: Subcommand modules, in --help order.
 COMMANDS = (
-    "demo", "render", "select", "generate", "make-samples", "validate-samples",
+    "demo", "render", "select", "infer", "plot", "generate", "make-samples", "validate-samples",
     "train", "evaluate", "export", "compare", "explain",
     "hgg-study",
     "condor-pool", "condor-submit", "merge",

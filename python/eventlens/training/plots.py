@@ -13,34 +13,25 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_path
+from ..plotting.style import cms_label, pyplot, save
 
 log = logging.getLogger(__name__)
 
 
 def _setup() -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep as hep
 
-    plt.style.use(hep.style.CMS)
-    return plt, hep
+    return pyplot(), hep
 
 
 def _label(hep: Any, ax: Any, rlabel: str) -> None:
     """ "CMS Simulation" on the left (generated events), the run's title on the right."""
-    hep.cms.label(data=False, ax=ax, rlabel=rlabel, loc=0, fontsize=18)
+    cms_label(ax, data=False, rlabel=rlabel, fontsize=18)
 
 
 def _save(fig: Any, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
+    """PNG (returned) and PDF beside it, atomically; the figure is closed."""
+    return save(fig, path)[0]
 
 
 def plot_curves(

@@ -28,7 +28,7 @@ branches add a fixed TTree-opening cost per chunk, saved separately as
 ``open_full_nanoaod_s``).  ``--input FILE`` replicates another file instead
 (e.g. a generated sample).  Results: ``benchmarks/results/select.json``.
 
-Run:  .venv/bin/python benchmarks/select.py [--repeat 3] [--tasks dimuon,dtw]
+Run:  .venv/bin/python benchmarks/selection.py [--repeat 3] [--tasks dimuon,dtw]
 """
 
 from __future__ import annotations
