@@ -17,14 +17,10 @@ and with ``scores=True`` per-event scores in ``scores/*.parquet``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from eventlens.errors import ConfigError
 from eventlens.inference import OnnxWrapper
 from eventlens.io import atomic_path, write_json
 from eventlens.modelcard import (
@@ -36,9 +32,9 @@ from eventlens.modelcard import (
 from eventlens.render import RenderConfig
 
 from . import select
+from .config import TaskConfig
 from .infer_processor import EXAMPLES_PER_CLASS, InferenceProcessor
-from .inputs import needs_of
-from .tasks import get_task, load_config
+from .task import Task
 
 log = logging.getLogger(__name__)
 
@@ -89,55 +85,40 @@ def run_inference(
     if render_config is not None:
         check_render_config(card, render_config)
     check_model_input(model, card)
-    spec = get_task(card["task"])
-    cfg = load_config(spec.name, config, luminosity_pb)
-    if cfg.digest() != card.get("selection", {}).get("hash"):
-        log.warning(
-            "the selection config (%s) is not the one the model was trained after (%s)",
-            cfg.digest(),
-            card.get("selection", {}).get("hash"),
-        )
-    if chunksize < 1:
-        raise ConfigError(f"--chunksize must be >= 1, got {chunksize}")
-    needs = needs_of(cfg)
-    datasets = select.load_fileset(fileset)
     out_dir = Path(output_dir)
     _refuse_old(out_dir, overwrite)
-    select._prepare_output(out_dir, overwrite, clear=False)
-    plan = select.plan_inputs(datasets, cfg, needs, skip_bad_files, timeout)
-    out_dir = select._prepare_output(out_dir, overwrite)
     scores_dir = out_dir / SCORES_DIR if scores else None
-    if scores_dir is not None:
-        scores_dir.mkdir(exist_ok=True)
-    proc = InferenceProcessor(
-        spec,
-        cfg,
-        model,
-        card,
-        batch_size=batch_size,
-        threads=None if executor == "iterative" else 1,  # one ORT thread per worker process
-        scores_dir=scores_dir,
-    )
-    t0 = time.perf_counter()
-    out = select._execute(
-        plan, spec, cfg, needs, out_dir, executor, workers, chunksize, status, timeout, proc=proc
-    )
-    seconds = time.perf_counter() - t0
-    select._finish(
-        out,
-        plan,
-        spec,
-        cfg,
+    threads = None if executor == "iterative" else 1  # one ORT thread per worker process
+
+    def make_processor(spec: Task, cfg: TaskConfig, _: Path) -> InferenceProcessor:
+        if cfg.digest() != (card.get("selection") or {}).get("hash"):
+            log.warning(
+                "the selection config (%s) is not the one the model was trained after (%s)",
+                cfg.digest(),
+                (card.get("selection") or {}).get("hash"),
+            )
+        if scores_dir is not None:
+            scores_dir.mkdir(parents=True, exist_ok=True)
+        return InferenceProcessor(
+            spec, cfg, model, card, batch_size=batch_size, threads=threads, scores_dir=scores_dir
+        )
+
+    selection = select.run_selection(
+        card["task"],
+        fileset,
         out_dir,
-        skip_bad_files,
-        {
-            "executor": executor if isinstance(executor, str) else type(executor).__name__,
-            "workers": workers,
-            "chunksize": chunksize,
-            "seconds": seconds,
-        },
+        config=config,
+        executor=executor,
+        workers=workers,
+        chunksize=chunksize,
+        skip_bad_files=skip_bad_files,
+        luminosity_pb=luminosity_pb,
+        overwrite=overwrite,
+        status=status,
+        timeout=timeout,
+        processor=make_processor,
     )
-    return _write_outputs(out, plan, card, out_dir, seconds, proc, model)
+    return _write_outputs(selection, card, model)
 
 
 def _refuse_old(out_dir: Path, overwrite: bool) -> None:
@@ -149,22 +130,18 @@ def _refuse_old(out_dir: Path, overwrite: bool) -> None:
 
 
 def _write_outputs(
-    out: dict[str, Any],
-    plan: select.Plan,
-    card: dict[str, Any],
-    out_dir: Path,
-    seconds: float,
-    proc: InferenceProcessor,
-    model: Path,
+    selection: select.SelectionOutput, card: dict[str, Any], model: Path
 ) -> dict[str, Any]:
     from coffea.util import save
 
     from eventlens.inference import hists as infer_hists
 
+    out, manifest = selection.accumulator, selection.manifest
+    classes = list(card["classes"])
     booked = out.get("inference")
-    if booked is None:
-        m = proc.config.histograms.mass
-        booked = infer_hists.book(proc.classes, m.bins, (m.start, m.stop))
+    if booked is None:  # no selected event anywhere
+        m = manifest["selection_config"]["histograms"]["mass"]
+        booked = infer_hists.book(classes, m["bins"], (m["start"], m["stop"]))
     examples = {cls: evs[:EXAMPLES_PER_CLASS] for cls, evs in out.get("examples", {}).items()}
     datasets = {
         name: {
@@ -172,47 +149,53 @@ def _write_outputs(
             "class": info["class"],
             "metadata": info["metadata"],
         }
-        for name, info in plan.datasets.items()
+        for name, info in manifest["datasets"].items()
     }
     result = {
         "model": str(model),
         "card": {k: v for k, v in card.items() if k != "_path"},
-        "classes": proc.classes,
-        "task": proc.task.name,
+        "classes": classes,
+        "task": manifest["task"],
         "hists": booked,
         "examples": examples,
         "datasets": datasets,
-        "luminosity_pb": proc.config.luminosity_pb,
+        "luminosity_pb": manifest["luminosity_pb"],
     }
+    out_dir = selection.output_dir
     with atomic_path(out_dir / INFERENCE) as tmp:
         save(result, tmp)
     h = booked["mass"]
-    yields: dict[str, dict[str, float]] = {}
-    for ds in h.axes["dataset"]:
-        per = h[{"dataset": ds, "truth": sum, "mass": sum}]
-        yields[ds] = {
-            cls: float(v) for cls, v in zip(h.axes["predicted"], per.values(), strict=True)
+    yields = {
+        ds: {
+            cls: float(v)
+            for cls, v in zip(
+                h.axes["predicted"],
+                h[{"dataset": ds, "truth": sum, "mass": sum}].values(),
+                strict=True,
+            )
         }
-    n_in = sum(cf["read"] for cf in out.get("cutflow", {}).values())
-    n_sel = int(
-        sum(
-            np.sum(v)
-            for v in [h[{"dataset": sum, "truth": sum, "mass": sum, "predicted": sum}].value]
-        )
-    )
+        for ds in h.axes["dataset"]
+    }
+    n_read = sum(cf["read"] for cf in selection.cutflow.values())
+    n_selected = sum(cf["selected"] for cf in selection.cutflow.values())
+    seconds = selection.seconds
     summary = {
         "model": card["name"],
-        "task": proc.task.name,
-        "classes": proc.classes,
+        "task": manifest["task"],
+        "classes": classes,
         "yields_per_predicted_class": yields,
-        "events_read": n_in,
+        "events_read": n_read,
+        "events_selected": n_selected,
         "seconds": seconds,
-        "events_per_second": n_in / seconds if seconds > 0 else None,
-        "scores": sorted(out.get("scores", {}).keys()) if out.get("scores") else [],
-        "weighted_selected_events": n_sel,
+        "events_per_second": n_read / seconds if seconds > 0 else None,
+        "score_files": sorted(f for files in out.get("scores", {}).values() for f in files),
     }
     write_json(out_dir / SUMMARY, summary)
     log.info(
-        "inference: %d events read in %.1f s; yields per predicted class: %s", n_in, seconds, yields
+        "inference: %d events read, %d classified in %.1f s; yields per predicted class: %s",
+        n_read,
+        n_selected,
+        seconds,
+        yields,
     )
     return result

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,8 @@ class SelectionOutput:
     manifest: dict[str, Any]
     hists: dict[str, Any]
     cutflow: dict[str, dict[str, Any]]
+    accumulator: dict[str, Any] = field(default_factory=dict)  # the processor's merged output
+    seconds: float = 0.0  # the event loop's wall time
 
 
 def run_selection(
@@ -100,8 +102,14 @@ def run_selection(
     overwrite: bool = False,
     status: bool = True,
     timeout: int = 30,
+    processor: Callable[[Task, TaskConfig, Path], Any] | None = None,
 ) -> SelectionOutput:
     """Select ``task`` events from ``fileset`` into ``output_dir`` (see module docstring).
+
+    ``processor(task, config, output_dir)`` builds the coffea processor to run
+    instead of the table-writing :class:`~.base.TaskProcessor` (``eventlens
+    infer`` passes its :class:`~.infer_processor.InferenceProcessor`); its merged
+    output is returned as ``accumulator``.
 
     ``executor`` is a name (``iterative``, ``futures``, ``dask``: created here
     with ``workers`` processes and closed afterwards) or a ready coffea
@@ -125,9 +133,12 @@ def run_selection(
     )
     out_dir = _prepare_output(Path(output_dir), overwrite)
     t1 = time.perf_counter()
-    out = _execute(plan, spec, cfg, needs, out_dir, executor, workers, chunksize, status, timeout)
+    proc = processor(spec, cfg, out_dir) if processor is not None else None
+    out = _execute(
+        plan, spec, cfg, needs, out_dir, executor, workers, chunksize, status, timeout, proc
+    )
     elapsed = time.perf_counter() - t1
-    return _finish(
+    result = _finish(
         out,
         plan,
         spec,
@@ -141,6 +152,8 @@ def run_selection(
             "seconds": elapsed,
         },
     )
+    result.accumulator, result.seconds = out, elapsed
+    return result
 
 
 def plan_inputs(
