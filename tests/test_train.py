@@ -297,3 +297,19 @@ def test_cli_train_evaluate_compare(dtw, tmp_path):
     text = out.read_text()
     assert "## dtw" in text and "| ffn" in text and "different test sets" not in text
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_batchnorm_statistics_start_from_real_images(rings):
+    """Sparse images give first-layer activations ~100× below the default running variance
+    of 1; prepare() starts the statistics from a real batch so eval mode is scaled right."""
+    from eventlens.training.setup import prepare
+
+    setup = prepare(config(rings))
+    model = setup.model
+    bn = model.stem[0]
+    x, _ = setup.maker.batch(setup.split.train[:64])
+    with torch.no_grad():
+        var = (model.first(x) + model.eta_bias).var(dim=(0, 2, 3))
+    ratio = bn.running_var / var
+    assert bool(((ratio > 0.5) & (ratio < 2.0)).all()), ratio
+    assert model.training and int(bn.num_batches_tracked) == 0
