@@ -333,7 +333,9 @@ def build_card(
 
     rc = RenderConfig.from_dict(ckpt["render_config"]) if ckpt["render_config"] else None
     data = ckpt["data"]
-    history = ckpt.get("history") or []
+    from .training.evaluate import run_history
+
+    history = run_history(Path(ckpt["path"]).parent, ckpt)
     return {
         "format": CARD_FORMAT,
         "name": output.stem,

@@ -7,6 +7,7 @@ on events it may have trained on, even if the table was rewritten meanwhile.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def evaluate_run(
     logits = predict(setup.model, setup.maker, idx, config.eval_batch_size)
     labels = setup.table.label[idx]
     test = classification_metrics(labels, logits, setup.classes, config.signal)
-    history = ckpt["history"]
+    history = run_history(rundir, ckpt)
     last_rows = [h for h in history if h.get("train_images_per_s")]
     metrics: dict[str, Any] = {
         "task": config.task,
@@ -104,6 +105,15 @@ def evaluate_run(
         f", S-vs-B efficiency {_pct(svb)}" if svb is not None else "",
     )
     return metrics
+
+
+def run_history(rundir: Path, ckpt: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every epoch of the run: ``history.json`` (rewritten each epoch), else the
+    history stored in the checkpoint (which ends at the checkpoint's epoch)."""
+    path = rundir / "history.json"
+    if path.exists():
+        return list(json.loads(path.read_text()))
+    return list(ckpt.get("history") or [])
 
 
 def _pct(v: float | None) -> str:
