@@ -215,6 +215,7 @@ def _scan_point(run: dict[str, Any], lam: float) -> dict[str, Any]:
         "lambda": lam,
         "run": run["name"],
         "auc": r["auc"],
+        "auc_signal_window": r.get("auc_signal_window"),
         "distance_correlation_background": r["distance_correlation_background"],
         **{f"{k}_{key}": wp[key] for k, wp in r["working_points"].items()
            for key in ("jsd", "inverse_jsd", "background_rejection", "jsd_random_cut")},
@@ -226,7 +227,9 @@ def _summary(base: dict[str, Any], ann: dict[str, Any]) -> dict[str, Any]:
     b, a = base["report"], ann["report"]
     out: dict[str, Any] = {"baseline": base["name"], "adversarial": ann["name"],
                            "auc": {"baseline": b["auc"], "adversarial": a["auc"],
-                                   "loss": b["auc"] - a["auc"]}}
+                                   "loss": b["auc"] - a["auc"]},
+                           "auc_signal_window": {"baseline": b.get("auc_signal_window"),
+                                                 "adversarial": a.get("auc_signal_window")}}
     for eff in b["working_points"]:
         jb, ja = b["working_points"][eff]["jsd"], a["working_points"][eff]["jsd"]
         out[f"jsd_{eff}"] = {"baseline": jb, "adversarial": ja,
