@@ -13,8 +13,8 @@ Card keys (format ``eventlens-model-card/1``)::
 
     format, name, created, eventlens_version, task, classes,
     model        {name, params, input_kind, input_shape, n_parameters},
-    input        {name, kind, shape, dtype, layout?, channels?, features?,
-                  feature_names?, normalisation},
+    input        {name, kind, shape, dtype (float32), layout?, channels?,
+                  render_dtype?, features?, feature_names?, normalisation},
     output       {names, shape, meaning},
     render_config, render_config_digest        (null for table models),
     table_spec                                  (null for image models),

@@ -6,8 +6,8 @@
 Each model declares its input kind, so the data pipeline feeds it right:
 
 * ``image``: (N, C, H, W) float32 images from :mod:`eventlens.render`
-  (uint8 renders are scaled to [0, 1] before the network; the exported ONNX
-  model does that scaling itself, see :mod:`eventlens.export`);
+  (uint8 renders are divided by 255 before the network, in training and in
+  front of the exported ONNX model alike, see :mod:`eventlens.export`);
 * ``table``: (N, F) float32 padded object tables from
   :func:`eventlens.models.features.featurise` (standardised inside the model).
 
