@@ -95,7 +95,7 @@ def plot_roc(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
 
 
 def _mass_panel(ax: Any, results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
-                cut_of: Any, title: str) -> None:
+                cut_of: Any, title: str, where: tuple[str, str]) -> None:
     import mplhep as hep
 
     first = scores[_curves(results)["fcn"]]
@@ -110,7 +110,7 @@ def _mass_panel(ax: Any, results: dict[str, Any], scores: dict[str, dict[str, np
         if not passed.any():
             continue
         wp = results["runs"][name]["report"]
-        jsd = _jsd_for(wp, title)
+        jsd = (wp[where[0]].get(where[1]) or {}).get("jsd")
         text = f"{_ann_label(results, role)}" + (f", JSD {jsd:.3g}" if jsd is not None else "")
         hep.histplot(shape(t["mass"][passed], t["weight"][passed]), MASS_BINS, ax=ax,
                      color=_STYLE[role][1], lw=2, label=text)
@@ -121,14 +121,6 @@ def _mass_panel(ax: Any, results: dict[str, Any], scores: dict[str, dict[str, np
     ax.legend(fontsize=11, title=title, title_fontsize=12, loc="upper right")
 
 
-def _jsd_for(report: dict[str, Any], title: str) -> float | None:
-    key = title.split("=")[-1].strip().rstrip("%").strip()
-    if title.startswith("D >"):
-        return (report["score_cuts"].get(key) or {}).get("jsd")
-    eff = f"{float(key) / 100:g}"
-    return (report["working_points"].get(eff) or {}).get("jsd")
-
-
 def plot_mass_cuts(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
                    cuts: list[float], path: Path) -> Path:
     plt, hep = _setup()
@@ -137,7 +129,8 @@ def plot_mass_cuts(results: dict[str, Any], scores: dict[str, dict[str, np.ndarr
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(9 * cols, 7.5 * rows), squeeze=False)
     for ax, cut in zip(axes.flat, cuts, strict=False):
-        _mass_panel(ax, results, scores, lambda t, c=cut: c, f"D > {cut:g}")
+        _mass_panel(ax, results, scores, lambda t, c=cut: c, f"D > {cut:g}",
+                    ("score_cuts", f"{cut:g}"))
         _label(hep, ax, "background, test split")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
@@ -155,7 +148,8 @@ def plot_mass_working_points(results: dict[str, Any], scores: dict[str, dict[str
             s = t["is_signal"]
             return threshold_at_efficiency(t["score"][s], t["weight"][s], e)
 
-        _mass_panel(ax, results, scores, cut_of, f"ε_S = {100 * eff:.0f} %")
+        _mass_panel(ax, results, scores, cut_of, f"ε_S = {100 * eff:.0f} %",
+                    ("working_points", f"{eff:g}"))
         _label(hep, ax, "background, test split")
     fig.tight_layout()
     return _save(fig, path)
