@@ -189,3 +189,16 @@ def test_sculpting_report_sees_a_mass_cut_and_not_a_random_cut():
     assert wp["jsd"] < 3 * wp["jsd_random_cut"]  # a mass-blind cut sits at the statistical floor
     assert 0.5 < b["auc"] < 1.0
     assert shape(mass, None).sum() == pytest.approx(1.0)
+
+
+def test_adversary_input_is_the_probability_or_its_log_odds():
+    from eventlens.adversarial.core import adversary_input
+
+    logits = torch.tensor([[0.3, -1.2, 2.0], [4.0, 0.0, -3.0]])
+    p = torch.softmax(logits, dim=1)[:, 2]
+    torch.testing.assert_close(adversary_input(logits, 2, "probability"), p)
+    torch.testing.assert_close(adversary_input(logits, 2, "logit"), torch.log(p / (1 - p)))
+    two = torch.tensor([[0.5, 30.0]])  # saturated: D = 1 − 1e-13, the log-odds stay finite
+    assert float(adversary_input(two, 1, "logit")) == pytest.approx(29.5, rel=1e-5)
+    with pytest.raises(ValueError, match="probability or logit"):
+        adversary_input(logits, 2, "odds")

@@ -8,6 +8,7 @@ A training YAML (``configs/train/*.yaml``, format of
       mass_range: [100.0, 180.0]    # m_γγ mapped to [0, 1] for the posterior
       components: 5                 # Gaussians in the posterior (seed: 5)
       hidden: [200, 100, 50]        # adversary MLP (seed: 200-100-50)
+      input: probability            # what it reads: D (seed) or its log-odds, logit
       background_only: true         # the adversary sees background only (seed)
       lr: 1.0e-3                    # adversary Adam learning rate
       joint_lr: null                # classifier learning rate in the joint phase (null: keep)
@@ -39,7 +40,7 @@ from ..training.config import TrainConfig
 
 _KEYS = {
     "lambda", "mass_range", "components", "hidden", "background_only", "lr", "extra_steps",
-    "pretrain_classifier_epochs", "pretrain_adversary_epochs", "joint_lr",
+    "pretrain_classifier_epochs", "pretrain_adversary_epochs", "joint_lr", "input",
 }
 
 
@@ -51,6 +52,7 @@ class AdversaryConfig:
     mass_range: tuple[float, float] = (100.0, 180.0)
     components: int = 5
     hidden: tuple[int, ...] = (200, 100, 50)
+    input: str = "probability"
     background_only: bool = True
     lr: float = 1e-3
     joint_lr: float | None = None
@@ -74,6 +76,7 @@ class AdversaryConfig:
                 mass_range=mass_range,  # type: ignore[arg-type]
                 components=int(data.get("components", d.components)),
                 hidden=tuple(int(h) for h in data.get("hidden", d.hidden)),
+                input=str(data.get("input", d.input)),
                 background_only=_bool(data.get("background_only", d.background_only)),
                 lr=float(data.get("lr", d.lr)),
                 joint_lr=None if data.get("joint_lr") is None else float(data["joint_lr"]),
@@ -95,6 +98,7 @@ class AdversaryConfig:
             "mass_range": list(self.mass_range),
             "components": self.components,
             "hidden": list(self.hidden),
+            "input": self.input,
             "background_only": self.background_only,
             "lr": self.lr,
             "joint_lr": self.joint_lr,
@@ -120,6 +124,8 @@ class AdversaryConfig:
         need(len(self.hidden) >= 1 and min(self.hidden) >= 1,
              f"hidden = {list(self.hidden)}, need >= 1 layer of >= 1 unit")
         need(self.lr > 0, f"lr = {self.lr}, must be > 0")
+        need(self.input in ("probability", "logit"),
+             f"input = {self.input!r}, choose probability or logit")
         need(self.joint_lr is None or self.joint_lr > 0, f"joint_lr = {self.joint_lr}, must be > 0")
         need(self.extra_steps >= 0, f"extra_steps = {self.extra_steps}, must be >= 0")
         need(self.pretrain_classifier_epochs >= 0, "pretrain_classifier_epochs must be >= 0")

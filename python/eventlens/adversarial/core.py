@@ -44,6 +44,24 @@ def signal_score(logits: torch.Tensor, signal_index: int) -> torch.Tensor:
     return torch.softmax(logits, dim=1)[:, signal_index]
 
 
+def adversary_input(logits: torch.Tensor, signal_index: int, kind: str = "probability"
+                    ) -> torch.Tensor:
+    """What the adversary reads: D itself (``probability``, the seed's choice) or its
+    log-odds log D − log(1 − D) (``logit``).
+
+    Why the option: a classifier can hide mass information where D saturates
+    (D = 0.001 vs 0.002 for background events far from the peak); on the log-odds
+    scale those differences are as visible to the adversary as any other.
+    """
+    if kind == "probability":
+        return signal_score(logits, signal_index)
+    if kind == "logit":
+        log_p = torch.log_softmax(logits, dim=1)
+        others = torch.cat([log_p[:, :signal_index], log_p[:, signal_index + 1:]], dim=1)
+        return log_p[:, signal_index] - torch.logsumexp(others, dim=1)
+    raise ValueError(f"adversary input {kind!r}: choose probability or logit")
+
+
 def scale_mass(mass: torch.Tensor, mass_range: tuple[float, float]) -> torch.Tensor:
     """m → (m − low)/(high − low), so the window maps onto the posterior's [0, 1]."""
     lo, hi = mass_range
@@ -71,11 +89,12 @@ def joint_step(
     class_weights: torch.Tensor | None = None,
     background_only: bool = True,
     extra_steps: int = 0,
+    input_kind: str = "probability",
 ) -> StepLosses:
     """One joint update: classifier on ``L_clf − λ·L_adv`` (reversal), adversary on ``L_adv``."""
     logits = classifier(x)
     l_clf = functional.cross_entropy(logits, labels, weight=class_weights)
-    d = signal_score(logits, signal_index)
+    d = adversary_input(logits, signal_index, input_kind)
     mask = adversary_mask(labels, m01, signal_index, background_only)
     n_adv = int(mask.sum())
     clf_opt.zero_grad(set_to_none=True)
@@ -119,6 +138,7 @@ def evaluate_losses(
     signal_index: int,
     class_weights: torch.Tensor | None = None,
     background_only: bool = True,
+    input_kind: str = "probability",
 ) -> StepLosses:
     """The three losses on held-out predictions (no update)."""
     l_clf = float(functional.cross_entropy(logits, labels, weight=class_weights))
@@ -128,7 +148,7 @@ def evaluate_losses(
     if n_adv:
         was_training = adversary.training
         adversary.eval()
-        d = signal_score(logits, signal_index)[mask]
+        d = adversary_input(logits, signal_index, input_kind)[mask]
         adv = float(weighted_nll(adversary.log_prob(d, m01[mask]), weight[mask]))
         adversary.train(was_training)
     return StepLosses(clf=l_clf, adv=adv, total=l_clf - lam * (adv or 0.0), n_adversary=n_adv)

@@ -68,8 +68,10 @@ def _same_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None) -> 
     if not (rundir / BEST).exists() or not (rundir / "test_predictions.npz").exists():
         return False
     ckpt = load_checkpoint(rundir / BEST)
-    same = ckpt["config"] == train.to_dict() and ckpt.get("adversary") == (
-        adv.to_dict() if adv else None)
+    stored = ckpt.get("adversary")
+    if stored is not None:  # defaults of keys added since the run was made
+        stored = AdversaryConfig.from_dict(stored).to_dict()
+    same = ckpt["config"] == train.to_dict() and stored == (adv.to_dict() if adv else None)
     return bool(same and ckpt.get("finished", True))
 
 

@@ -38,7 +38,14 @@ from ..training.loop import Trainer
 from ..training.setup import Setup, predict, prepare
 from ..training.table import ObjectTable
 from .config import AdversaryConfig, full_dict
-from .core import adversary_step, evaluate_losses, joint_step, scale_mass, signal_score
+from .core import (
+    adversary_input,
+    adversary_step,
+    evaluate_losses,
+    joint_step,
+    scale_mass,
+    signal_score,
+)
 from .posterior import MixtureAdversary
 from .sculpting import jensen_shannon, passing_fraction, shape, threshold_at_efficiency
 
@@ -87,7 +94,7 @@ class AdversarialTrainer(Trainer):
         idx = s.split.train[self._is_adv_event(s.split.train)]
         if self._frozen_scores is None:
             logits = torch.from_numpy(predict(s.model, s.maker, idx, cfg.eval_batch_size))
-            self._frozen_scores = signal_score(logits, self.signal_index)
+            self._frozen_scores = adversary_input(logits, self.signal_index, self.adv.input)
         scores = self._frozen_scores
         position = np.arange(len(idx))
         order = epoch_order(position, cfg.seed, self.epoch)
@@ -124,7 +131,7 @@ class AdversarialTrainer(Trainer):
                 s.model, self.adversary, self.optimiser, self.adv_optimiser, x, y,
                 self.m01[idx], self.weight[idx], self.adv.lam, self.signal_index,
                 class_weights=s.class_weights, background_only=self.adv.background_only,
-                extra_steps=self.adv.extra_steps)
+                extra_steps=self.adv.extra_steps, input_kind=self.adv.input)
             t2 = time.perf_counter()
             data_t += t1 - t0
             step_t += t2 - t1
@@ -160,7 +167,7 @@ class AdversarialTrainer(Trainer):
         y = torch.from_numpy(s.table.label[idx].astype(np.int64))
         losses = evaluate_losses(logits, y, self.m01[idx], self.weight[idx], self.adversary,
                                  self.adv.lam, self.signal_index, s.class_weights,
-                                 self.adv.background_only)
+                                 self.adv.background_only, self.adv.input)
         score = signal_score(logits, self.signal_index).numpy()
         return {
             "val_loss": losses.clf,
@@ -182,7 +189,8 @@ class AdversarialTrainer(Trainer):
         return data
 
     def restore(self, ckpt: dict[str, Any]) -> None:
-        if ckpt.get("adversary") != self.adv.to_dict():
+        stored = ckpt.get("adversary")
+        if stored is None or AdversaryConfig.from_dict(stored).to_dict() != self.adv.to_dict():
             raise ConfigError(
                 f"cannot resume {ckpt['path']}: its adversary block {ckpt.get('adversary')} "
                 f"differs from the config's {self.adv.to_dict()}")
