@@ -153,3 +153,25 @@ def test_modelcard_module_needs_no_torch():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_verify_rejects_an_unfaithful_export():
+    from eventlens.export import ExportError, _Deployable, verify
+    from eventlens.models import build_model
+
+    torch.manual_seed(0)
+    module = _Deployable(build_model("hgg_fcn", input_shape=(8,), n_classes=2)).eval()
+    x = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
+
+    class Session:
+        def __init__(self, shift: float) -> None:
+            self.shift = shift
+
+        def run(self, names, feed):
+            with torch.no_grad():
+                logits, probs = module(torch.from_numpy(feed["input"]))
+            return [logits.numpy() + self.shift, probs.numpy()]
+
+    assert verify(Session(0.0), module, x, rtol=0.0)["max_abs_diff"] == 0.0
+    with pytest.raises(ExportError, match=r"differs from torch by 0\.001"):
+        verify(Session(1e-3), module, x, rtol=0.0)

@@ -12,15 +12,17 @@
   (first output) and ``probabilities`` (softmax);
 * onnxruntime (CPU provider, chosen explicitly) must reproduce torch's logits
   within 1e-4 absolute (+ a relative term for InceptionV3, whose fp32 torch
-  output is itself ~1e-4 from fp64), on the run's own test events drawn by the
-  C++ renderer (random events if the table is gone) and at two batch sizes
-  (the dynamic axis is exercised);
+  output is itself ~1e-4 from fp64; see :func:`verify` for immature
+  networks), on the run's own test events drawn by the C++ renderer (random
+  events if the table is gone) and at two batch sizes (the dynamic axis is
+  exercised);
   otherwise :class:`ExportError` and no files are written;
 * ``NAME.json`` beside the model: see :mod:`eventlens.modelcard`.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import hashlib
 import logging
@@ -180,12 +182,22 @@ def _export(module: nn.Module, x: torch.Tensor, path: Path) -> None:
 
 
 def verify(session: Any, module: nn.Module, inputs: np.ndarray, rtol: float) -> dict[str, Any]:
-    """Compare onnxruntime with torch on ``inputs`` at two batch sizes; ExportError if off."""
-    worst = 0.0
-    scale = 0.0
+    """Compare onnxruntime with torch on ``inputs`` at two batch sizes; ExportError if off.
+
+    The tolerance is 1e-4 (+ ``rtol`` × max |logit| for InceptionV3), widened
+    only when torch's own float32 result is further than that from the exact
+    (float64) one: onnxruntime must then be within twice torch's own rounding
+    error.  That happens for immature networks whose eval-mode logits reach
+    10³–10⁴ (a few training steps, stale BatchNorm statistics); a trained
+    model's logits are O(10) and the 1e-4 bound applies as it is.
+    """
+    module64 = copy.deepcopy(module).double()
+    worst = fp32_error = scale = 0.0
     for batch in (inputs[:1], inputs):
+        x = torch.from_numpy(batch.copy())
         with torch.no_grad():
-            ref_logits, ref_probs = (t.numpy() for t in module(torch.from_numpy(batch.copy())))
+            ref_logits, ref_probs = (t.numpy() for t in module(x))
+            exact = module64(x.double())[0].numpy()
         got_logits, got_probs = session.run(list(OUTPUT_NAMES), {"input": batch})
         if got_logits.shape != ref_logits.shape:
             raise ExportError(
@@ -197,16 +209,18 @@ def verify(session: Any, module: nn.Module, inputs: np.ndarray, rtol: float) -> 
             float(np.max(np.abs(got_logits - ref_logits))),
             float(np.max(np.abs(got_probs - ref_probs))),
         )
+        fp32_error = max(fp32_error, float(np.max(np.abs(ref_logits - exact))))
         scale = max(scale, float(np.max(np.abs(ref_logits))))
-    tolerance = ATOL + rtol * scale
+    tolerance = max(ATOL + rtol * scale, 2.0 * fp32_error)
     if not worst <= tolerance:
         raise ExportError(
-            f"onnxruntime output differs from torch by {worst:.3g} "
-            f"(tolerance {tolerance:.3g}): the export is not faithful"
+            f"onnxruntime output differs from torch by {worst:.3g} (tolerance {tolerance:.3g}; "
+            f"torch float32 vs float64 {fp32_error:.3g}): the export is not faithful"
         )
     return {
         "max_abs_diff": worst,
         "tolerance": tolerance,
+        "torch_fp32_vs_fp64": fp32_error,
         "max_abs_logit": scale,
         "check_events": len(inputs),
         "check_batch_sizes": [1, len(inputs)],
