@@ -26,20 +26,14 @@ because other processes on the same cores change the numbers.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Running `python benchmarks/train.py` puts benchmarks/ first on sys.path, where
-# benchmarks/selection.py would shadow the standard library's `select` module.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import datetime as dt
 import logging
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
