@@ -26,6 +26,7 @@ from eventlens.io import atomic_path, write_json
 from eventlens.modelcard import (
     ModelCardError,
     card_render_config,
+    card_table_spec,
     check_render_config,
     load_model_card,
 )
@@ -44,15 +45,18 @@ SCORES_DIR = "scores"
 
 
 def check_model_input(model_path: str | Path, card: dict[str, Any]) -> None:
-    """The ONNX input must take the card's render config's (C, H, W) as float32."""
-    config = card_render_config(card)
-    wrapper = OnnxWrapper(model_path, threads=1)
-    shape = wrapper.input_shape
-    expected = [config.n_channels, config.height, config.width]
-    if len(shape) != 4 or [s for s in shape[1:]] != expected:
+    """The ONNX input must take what the card says: the (C, H, W) its render config
+    draws, or the table spec's number of features."""
+    if card["input"].get("kind") == "table":
+        expected, what = [card_table_spec(card).n_features], "table spec fills"
+    else:
+        config = card_render_config(card)
+        expected, what = [config.n_channels, config.height, config.width], "render config draws"
+    shape = OnnxWrapper(model_path, threads=1).input_shape
+    if len(shape) != len(expected) + 1 or list(shape[1:]) != expected:
         raise ModelCardError(
-            f"{model_path}: the ONNX input has shape {shape}, but its card's render config "
-            f"draws (batch, {', '.join(map(str, expected))}); the model and its card do not "
+            f"{model_path}: the ONNX input has shape {shape}, but its card's {what} "
+            f"(batch, {', '.join(map(str, expected))}); the model and its card do not "
             "belong together"
         )
 

@@ -21,10 +21,15 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from eventlens.inference import ImageInput, OnnxWrapper
+from eventlens.inference import ImageInput, OnnxWrapper, TableInput
 from eventlens.inference import hists as infer_hists
 from eventlens.io import atomic_path
-from eventlens.modelcard import ModelCardError, card_render_config, check_classes
+from eventlens.modelcard import (
+    ModelCardError,
+    card_render_config,
+    card_table_spec,
+    check_classes,
+)
 
 from .base import TaskProcessor
 from .config import TaskConfig
@@ -40,15 +45,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def model_input(card: dict[str, Any]) -> ImageInput:
-    """The preprocessing a model card asks for (image models)."""
+def model_input(card: dict[str, Any]) -> ImageInput | TableInput:
+    """The preprocessing a model card asks for: images drawn with its render
+    config, or the padded object table of its table spec."""
     kind = card["input"].get("kind")
-    if kind != "image":
-        raise ModelCardError(
-            f"model {card.get('name')!r} takes input of kind {kind!r}; in-loop inference "
-            "supports image models"
-        )
-    return ImageInput(card_render_config(card))
+    if kind == "image":
+        return ImageInput(card_render_config(card))
+    if kind == "table":
+        return TableInput(card_table_spec(card))
+    raise ModelCardError(f"model {card.get('name')!r}: unknown input kind {kind!r}")
 
 
 class InferenceProcessor(TaskProcessor):

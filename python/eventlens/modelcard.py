@@ -33,10 +33,13 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import EventLensError, InputFileError
 from .render.config import RenderConfig
+
+if TYPE_CHECKING:
+    from .models.features import TableSpec
 
 CARD_FORMAT = "eventlens-model-card/1"
 
@@ -155,3 +158,40 @@ def check_classes(card: Mapping[str, Any], classes: list[str]) -> None:
         raise ModelCardError(
             f"model {card.get('name')!r} predicts classes {card.get('classes')}, expected {classes}"
         )
+
+
+def card_table_spec(card: Mapping[str, Any]) -> TableSpec:
+    """The table spec of a model card, with its slots in the order of the input vector.
+
+    Cards written before ``TableSpec.to_dict`` kept the order stored
+    ``table_spec.slots`` as a JSON object, which sorted keys made alphabetical;
+    the ordered ``input.feature_names`` list is the authority either way.  Feeding features in
+    the wrong slot order would explain a different input than the model reads.
+    """
+    from .models.features import TableSpec  # numpy only: no torch here
+
+    if card.get("table_spec") is None:
+        raise ModelCardError(f"model {card.get('name')!r} takes images: it has no table_spec")
+    spec = TableSpec.from_dict(card["table_spec"])
+    names = (card.get("input") or {}).get("feature_names")
+    if not names:
+        return spec
+    slots = dict(spec.slots)
+    order: list[str] = []
+    for name in names:
+        kind = name.split("_", 1)[0].rstrip("0123456789")
+        if kind not in order:
+            order.append(kind)
+    try:
+        ordered = TableSpec(slots=tuple((k, slots[k]) for k in order), features=spec.features)
+    except KeyError as exc:
+        raise ModelCardError(
+            f"model card {card.get('name')!r}: feature_names name slot type "
+            f"{exc} absent from its table_spec"
+        ) from None
+    if ordered.feature_names() != list(names):
+        raise ModelCardError(
+            f"model card {card.get('name')!r}: table_spec and "
+            "input.feature_names disagree; cannot tell the input order"
+        )
+    return ordered

@@ -135,7 +135,8 @@ class ExplainableModel:
             if self.feature_mean is None:
                 raise EventLensError(
                     f"{self.source}: the training mean of the features is unknown; "
-                    "use the empty-event baseline")
+                    "use the empty-event baseline"
+                )
             return np.asarray(self.feature_mean, dtype=np.float32).copy()
         if table_baseline != "empty":
             raise ValueError(f"explain: table baseline {table_baseline!r}, choose mean or empty")
@@ -209,8 +210,9 @@ def load_explainable(
     return load_torch(path, score, threads)
 
 
-def load_torch(path: str | Path, score: Score = "probability",
-               threads: int = 2) -> ExplainableModel:
+def load_torch(
+    path: str | Path, score: Score = "probability", threads: int = 2
+) -> ExplainableModel:
     """A training checkpoint as an explainable (differentiable) model."""
     import torch
 
@@ -238,15 +240,20 @@ def load_torch(path: str | Path, score: Score = "probability",
         feature_std=std,
         module=module,
         score=score,
-        info={"kind": "checkpoint", "config": ckpt["config"], "data": ckpt["data"],
-              "model": ckpt["model"], "epoch": ckpt.get("epoch")},
+        info={
+            "kind": "checkpoint",
+            "config": ckpt["config"],
+            "data": ckpt["data"],
+            "model": ckpt["model"],
+            "epoch": ckpt.get("epoch"),
+        },
     )
 
 
 def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) -> ExplainableModel:
     """An exported ONNX model and its card, run with onnxruntime on the CPU."""
     from ..inference.ort import make_session
-    from ..modelcard import card_render_config, load_model_card
+    from ..modelcard import card_render_config, card_table_spec, load_model_card
 
     path = Path(path)
     card = load_model_card(path)
@@ -254,7 +261,8 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
     outputs = [o.name for o in session.get_outputs()]
     if "logits" not in outputs or "probabilities" not in outputs:
         raise EventLensError(
-            f"{path}: outputs {outputs}; explain needs the exporter's 'logits' and 'probabilities'")
+            f"{path}: outputs {outputs}; explain needs the exporter's 'logits' and 'probabilities'"
+        )
     kind = card["input"]["kind"]
     mean, std = (None, None) if kind == "image" else _onnx_standardisation(path, card)
     return ExplainableModel(
@@ -269,42 +277,19 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
         feature_std=std,
         session=session,
         score=score,
-        info={"kind": "onnx", "card": card, "config": card["training"]["config"],
-              "data": card["training_data"], "model": card["model"]},
+        info={
+            "kind": "onnx",
+            "card": card,
+            "config": card["training"]["config"],
+            "data": card["training_data"],
+            "model": card["model"],
+        },
     )
 
 
-def card_table_spec(card: dict[str, Any]) -> TableSpec:
-    """The table spec of a model card, with its slots in the order of the input vector.
-
-    A card's ``table_spec.slots`` is a JSON object, and cards are written with
-    sorted keys, so the slot order there is alphabetical, not the vector's; the
-    ordered ``input.feature_names`` list is the authority.  Feeding features in
-    the wrong slot order would explain a different input than the model reads.
-    """
-    spec = TableSpec.from_dict(card["table_spec"])
-    names = (card.get("input") or {}).get("feature_names")
-    if not names:
-        return spec
-    slots = dict(spec.slots)
-    order: list[str] = []
-    for name in names:
-        kind = name.split("_", 1)[0].rstrip("0123456789")
-        if kind not in order:
-            order.append(kind)
-    try:
-        ordered = TableSpec(slots=tuple((k, slots[k]) for k in order), features=spec.features)
-    except KeyError as exc:
-        raise EventLensError(f"model card {card.get('name')!r}: feature_names name slot type "
-                             f"{exc} absent from its table_spec") from None
-    if ordered.feature_names() != list(names):
-        raise EventLensError(f"model card {card.get('name')!r}: table_spec and "
-                             "input.feature_names disagree; cannot tell the input order")
-    return ordered
-
-
-def _onnx_standardisation(path: Path, card: dict[str, Any]
-                          ) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _onnx_standardisation(
+    path: Path, card: dict[str, Any]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The training mean/σ of a table model: from its recorded checkpoint, else from the graph.
 
     The exporter folds the ``Standardise`` buffers into the graph as
@@ -316,25 +301,34 @@ def _onnx_standardisation(path: Path, card: dict[str, Any]
 
         state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
         if "standardise.mean" in state:
-            return (state["standardise.mean"].double().numpy(),
-                    state["standardise.std"].double().numpy())
+            return (
+                state["standardise.mean"].double().numpy(),
+                state["standardise.std"].double().numpy(),
+            )
     import onnx
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
-    found = {init.name: numpy_helper.to_array(init) for init in graph.initializer
-             if init.name.endswith(("standardise.mean", "standardise.std"))}
+    found = {
+        init.name: numpy_helper.to_array(init)
+        for init in graph.initializer
+        if init.name.endswith(("standardise.mean", "standardise.std"))
+    }
     mean = next((v for k, v in found.items() if k.endswith("mean")), None)
     std = next((v for k, v in found.items() if k.endswith("std")), None)
     if mean is None or std is None:
-        log.warning("%s: training mean/σ not found (no checkpoint, no initialisers): "
-                    "feature values are shown without σ units", path)
+        log.warning(
+            "%s: training mean/σ not found (no checkpoint, no initialisers): "
+            "feature values are shown without σ units",
+            path,
+        )
         return None, None
     return np.asarray(mean, np.float64), np.asarray(std, np.float64)
 
 
-def attach_checkpoint(model: ExplainableModel, checkpoint: str | Path | None,
-                      threads: int = 2) -> ExplainableModel:
+def attach_checkpoint(
+    model: ExplainableModel, checkpoint: str | Path | None, threads: int = 2
+) -> ExplainableModel:
     """Give an ONNX model the torch module of its checkpoint (for gradients)."""
     card = model.info.get("card", {})
     ckpt = checkpoint or (card.get("training") or {}).get("checkpoint")
@@ -342,19 +336,25 @@ def attach_checkpoint(model: ExplainableModel, checkpoint: str | Path | None,
         raise EventLensError(
             f"{model.source}: Integrated Gradients need the torch checkpoint, and the model card "
             f"records {ckpt!r}, which does not exist here; pass --checkpoint, or use "
-            "--method shapley / occlusion (gradient-free, run the ONNX graph itself)")
+            "--method shapley / occlusion (gradient-free, run the ONNX graph itself)"
+        )
     torch_model = load_torch(ckpt, model.score, threads)
     if torch_model.classes != model.classes:
         raise EventLensError(
-            f"checkpoint {ckpt} predicts {torch_model.classes}, the ONNX model {model.classes}")
+            f"checkpoint {ckpt} predicts {torch_model.classes}, the ONNX model {model.classes}"
+        )
     if model.render is not None and torch_model.render is not None:
         diffs = model.render.differences(torch_model.render)
         if diffs:
-            raise EventLensError(f"checkpoint {ckpt} draws images differently from {model.source}: "
-                                 f"{diffs}")
-    return dataclasses.replace(model, module=torch_model.module,
-                               feature_mean=torch_model.feature_mean,
-                               feature_std=torch_model.feature_std)
+            raise EventLensError(
+                f"checkpoint {ckpt} draws images differently from {model.source}: {diffs}"
+            )
+    return dataclasses.replace(
+        model,
+        module=torch_model.module,
+        feature_mean=torch_model.feature_mean,
+        feature_std=torch_model.feature_std,
+    )
 
 
 def check_agreement(model: ExplainableModel, x: np.ndarray, atol: float = 1e-4) -> float:
@@ -375,5 +375,6 @@ def check_agreement(model: ExplainableModel, x: np.ndarray, atol: float = 1e-4) 
     if diff > atol:
         raise EventLensError(
             f"{model.source}: the checkpoint and the ONNX model differ by {diff:.3g} > {atol} on "
-            "the explained events; they are not the same model")
+            "the explained events; they are not the same model"
+        )
     return diff

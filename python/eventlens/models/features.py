@@ -79,14 +79,18 @@ class TableSpec:
         return [f"{t}{i}_{f}" for t, n in self.slots for i in range(n) for f in self.features]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"slots": dict(self.slots), "features": list(self.features)}
+        """``slots`` as ordered ``[type, n]`` pairs: JSON objects are written with sorted
+        keys (model cards), which would lose the vector order."""
+        return {"slots": [[k, n] for k, n in self.slots], "features": list(self.features)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
         unknown = sorted(set(data) - {"slots", "features"})
         if unknown:
             raise ValueError(f"table spec: unknown key(s) {unknown}; known: ['features', 'slots']")
-        return cls(slots=tuple(dict(data["slots"]).items()), features=tuple(data["features"]))
+        slots = data["slots"]
+        pairs = slots.items() if isinstance(slots, Mapping) else (tuple(p) for p in slots)
+        return cls(slots=tuple(pairs), features=tuple(data["features"]))
 
 
 #: Seed 002 §6 baseline: the objects the DTW/dimuon selections keep, padded.
