@@ -47,8 +47,10 @@ def _input(m: dict[str, Any]) -> str:
         style = "RGB seed" if rc.get("style") == "seed_rgb" else f"{len(rc['channels'])} ch"
         return f"image {rc['height']}×{rc['width']} {style}"
     spec = m.get("table_spec") or {}
-    n = sum((spec.get("slots") or {}).values()) * len(spec.get("features") or [])
-    return f"table ({n} features)"
+    slots = spec.get("slots") or {}
+    # {type: n} or ordered [[type, n], ...] (both spellings of TableSpec.to_dict)
+    counts = slots.values() if isinstance(slots, dict) else (n for _, n in slots)
+    return f"table ({sum(counts) * len(spec.get('features') or [])} features)"
 
 
 def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
