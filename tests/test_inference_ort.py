@@ -73,7 +73,10 @@ def test_outputs_match_torch_on_rendered_events(tiny_model):
 def test_provider_fallback_is_one_quiet_log_line(tiny_model, caplog, capfd):
     import onnxruntime as ort
 
+    from eventlens.inference import ort as ort_module
+
     _, path = tiny_model
+    ort_module._SESSIONS.clear()  # a fresh process: the session is created here
     with caplog.at_level(logging.INFO, logger="eventlens.inference.ort"):
         wrapper = OnnxWrapper(path, providers="auto")
         used = wrapper.session.get_providers()
@@ -98,3 +101,12 @@ def test_bad_inputs_are_clear_errors(tiny_model, tmp_path):
     with pytest.raises(OSError, match="no such ONNX model"):
         OnnxWrapper(tmp_path / "missing.onnx").session  # noqa: B018
     assert wrapper(np.zeros((0, *CONFIG.shape), np.float32)).shape == (0, 3)
+
+
+def test_one_session_per_process(tiny_model):
+    """coffea unpickles the processor per chunk: the session must not be rebuilt each time."""
+    _, path = tiny_model
+    first = OnnxWrapper(path, threads=1)
+    again = pickle.loads(pickle.dumps(first))
+    assert again._session is None
+    assert again.session is first.session

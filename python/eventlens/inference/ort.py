@@ -32,6 +32,9 @@ from ..errors import InputFileError
 
 log = logging.getLogger(__name__)
 
+#: Sessions of this process, by (model path, providers, threads).
+_SESSIONS: dict[tuple[str, str, int | None], Any] = {}
+
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 _SEVERITY_ERROR, _SEVERITY_FATAL = 3, 4
@@ -122,7 +125,12 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
         self.threads = threads
 
     def _create_session(self) -> Any:
-        return make_session(self.model_path, self.providers, self.threads)
+        # coffea unpickles the processor (and so this wrapper) for every chunk;
+        # the process-wide cache makes that one session per worker process.
+        key = (self.model_path, str(self.providers), self.threads)
+        if key not in _SESSIONS:
+            _SESSIONS[key] = make_session(self.model_path, self.providers, self.threads)
+        return _SESSIONS[key]
 
     @property
     def input_name(self) -> str:
