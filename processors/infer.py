@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eventlens.errors import InputFileError
 from eventlens.inference import OnnxWrapper
 from eventlens.io import atomic_path, write_json
 from eventlens.modelcard import (
@@ -85,6 +86,8 @@ def run_inference(
     (as :func:`eventlens.condor.cluster.condor_inference` passes).
     """
     model = Path(model)
+    if not model.exists():
+        raise InputFileError(f"{model}: no such ONNX model (export one with `eventlens export`)")
     card = load_model_card(model)
     if render_config is not None:
         check_render_config(card, render_config)

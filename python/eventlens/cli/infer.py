@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .select import add_run_arguments, run_options
+
 
 def run(args: argparse.Namespace) -> int:
     from ..processors.infer import run_inference
@@ -22,16 +24,9 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         args.fileset,
         args.output,
-        config=args.config,
-        executor=args.executor,
-        workers=args.workers,
-        chunksize=args.chunksize,
-        skip_bad_files=args.skip_bad_files,
-        luminosity_pb=args.lumi,
-        overwrite=args.overwrite,
         scores=args.scores,
         batch_size=args.batch_size,
-        status=not args.quiet,
+        **run_options(args),
     )
     return 0
 
@@ -46,23 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", type=Path, required=True, help="model .onnx (its card .json beside it)"
     )
-    p.add_argument("--fileset", type=Path, required=True, help="coffea fileset JSON")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
-    p.add_argument(
-        "--executor",
-        choices=("iterative", "futures", "dask", "condor"),
-        default="iterative",
-        help="iterative, futures (local processes), dask (local cluster) or condor "
-        "(--workers HTCondor jobs; configs/condor.yaml)",
-    )
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--chunksize", type=int, default=100_000)
+    add_run_arguments(p)
     p.add_argument("--batch-size", type=int, default=1024, help="events per onnxruntime call")
     p.add_argument("--scores", action="store_true", help="also write per-event scores (Parquet)")
-    p.add_argument("--skip-bad-files", action="store_true")
-    p.add_argument("--lumi", type=float, default=None, help="luminosity in pb^-1 for the weights")
-    p.add_argument(
-        "--config", type=Path, default=None, help="selection config (default: the task's)"
-    )
-    p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)

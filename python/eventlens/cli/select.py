@@ -16,36 +16,32 @@ log = logging.getLogger(__name__)
 TASKS = ("dimuon", "dtw", "dhjw", "hgg")
 
 
+def run_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of run_selection/run_inference from :func:`add_run_arguments`."""
+    return {
+        "config": args.config,
+        "executor": args.executor,
+        "workers": args.workers,
+        "chunksize": args.chunksize,
+        "skip_bad_files": args.skip_bad_files,
+        "luminosity_pb": args.lumi,
+        "overwrite": args.overwrite,
+        "status": not args.quiet,
+        "timeout": args.timeout,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from ..processors.select import run_selection
 
     if args.executor == "condor":  # dask workers as HTCondor jobs (eventlens.condor)
         from ..condor.cluster import condor_selection as run_selection
-    run_selection(
-        args.task,
-        args.fileset,
-        args.output,
-        config=args.config,
-        executor=args.executor,
-        workers=args.workers,
-        chunksize=args.chunksize,
-        skip_bad_files=args.skip_bad_files,
-        luminosity_pb=args.lumi,
-        overwrite=args.overwrite,
-        status=not args.quiet,
-        timeout=args.timeout,
-    )
+    run_selection(args.task, args.fileset, args.output, **run_options(args))
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "select",
-        help="select a task's events from NanoAOD into training tables",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("task", choices=TASKS, help="the task whose selection to run")
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a coffea run over a fileset, shared by ``select`` and ``infer``."""
     p.add_argument(
         "--fileset",
         type=Path,
@@ -89,4 +85,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=int, default=30, help="seconds to wait for a remote (XRootD) file"
     )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "select",
+        help="select a task's events from NanoAOD into training tables",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("task", choices=TASKS, help="the task whose selection to run")
+    add_run_arguments(p)
     p.set_defaults(func=run)
