@@ -56,9 +56,13 @@ class TorchEager:
 
         if self._model is None:
             self._model = rebuild_model(load_checkpoint(self.checkpoint)).eval()
-        with torch.no_grad():
-            out = self._model(torch.from_numpy(self.preprocess(objects)))
-        return (out[0] if isinstance(out, tuple) else out).numpy()
+        x = self.preprocess(objects)
+        outs = []
+        with torch.no_grad():  # batches of 1024, as OnnxWrapper does
+            for i in range(0, len(x), 1024):
+                out = self._model(torch.from_numpy(x[i : i + 1024]))
+                outs.append((out[0] if isinstance(out, tuple) else out).numpy())
+        return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
 
 def build_input(source: Path, n_events: int, out: Path) -> Path:
