@@ -193,7 +193,7 @@ def test_plot_command_draws_every_figure(results, tmp_path):
 def test_condor_executor_equals_iterative(
     condor_pool, condor_tmp, dtw_model, mixed_fileset, results
 ):
-    """``eventlens infer --executor condor``: 2 HTCondorCluster workers, same histograms."""
+    """``eventlens infer --executor condor``: an HTCondorCluster worker, same histograms."""
     from eventlens.condor.cluster import condor_inference
 
     onnx, _ = dtw_model
@@ -211,7 +211,9 @@ def test_condor_executor_equals_iterative(
                 shutil.copy(path, dst)
             files[str(dst)] = tree
         ds["files"] = files
-    out = condor_inference(model, fs, public / "out", workers=2, chunksize=100, status=False)
+    # one worker job: the two-worker HTCondorCluster equality is tested for the selection
+    # (tests/test_condor.py); here the point is the model + card reaching the job user's worker
+    out = condor_inference(model, fs, public / "out", workers=1, chunksize=100, status=False)
     ref = results[0]["iterative"]
     for name in ("mass", "score"):
         a, b = by_category(ref["hists"][name]), by_category(out["hists"][name])
