@@ -34,7 +34,7 @@ from ..io import write_json
 from ..training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 from ..training.config import TrainConfig
 from ..training.data import augment_rng, batches, epoch_order
-from ..training.loop import Trainer
+from ..training.loop import Trainer, epoch_timing
 from ..training.setup import Setup, predict, prepare
 from ..training.table import ObjectTable
 from .config import AdversaryConfig, full_dict
@@ -144,17 +144,12 @@ class AdversarialTrainer(Trainer):
         bar.close()
         clf = sums["clf"] / max(seen, 1)
         adv = sums["adv"] / seen_adv if seen_adv else None
-        total = data_t + step_t
         return {
             "train_loss": clf,
             "train_clf_loss": clf,
             "train_adv_loss": adv,
             "train_total_loss": clf - self.adv.lam * (adv or 0.0),
-            "train_events": seen,
-            "data_seconds": data_t,
-            "step_seconds": step_t,
-            "data_fraction": data_t / total if total > 0 else None,
-            "train_images_per_s": seen / total if total > 0 else None,
+            **epoch_timing(seen, data_t, step_t),
         }
 
     def validate(self) -> dict[str, Any]:

@@ -46,6 +46,18 @@ log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = ("training.epochs", "training.early_stopping.patience", "threads", "notes")
 
 
+def epoch_timing(seen: int, data_seconds: float, step_seconds: float) -> dict[str, Any]:
+    """Events, time split and throughput of one training epoch (for history.json)."""
+    total = data_seconds + step_seconds
+    return {
+        "train_events": seen,
+        "data_seconds": data_seconds,
+        "step_seconds": step_seconds,
+        "data_fraction": data_seconds / total if total > 0 else None,
+        "train_images_per_s": seen / total if total > 0 else None,
+    }
+
+
 def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     o = config.optimiser
     return torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
@@ -192,15 +204,10 @@ class Trainer:
             seen += len(idx)
             bar.set_postfix(loss=f"{loss.item():.4f}")
         bar.close()
-        total = data_t + step_t
         return {
             "train_loss": loss_sum / max(seen, 1),
             "train_accuracy": correct / max(seen, 1),
-            "train_events": seen,
-            "data_seconds": data_t,
-            "step_seconds": step_t,
-            "data_fraction": data_t / total if total > 0 else None,
-            "train_images_per_s": seen / total if total > 0 else None,
+            **epoch_timing(seen, data_t, step_t),
         }
 
     def validate(self) -> dict[str, Any]:
