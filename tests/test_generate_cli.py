@@ -139,10 +139,11 @@ def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
     assert code == 0 and text.count("reusing") == 2
     assert {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")} == mtimes
 
-    code, text = run_cli(capsys, *args[:2], "-n", 50, *args[4:])  # other size: regenerate
+    # other sizes (one per process with --events): regenerate
+    code, text = run_cli(capsys, *args[:2], "-n", 50, "--events", "diphoton=60", *args[4:])
     assert code == 0 and text.count("settings changed") == 2
-    assert json.loads((hgg_folder / "fileset_hgg.json").read_text())["hgg"]["metadata"][
-        "nevents"] == 50
+    fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
+    assert [fileset[p]["metadata"]["nevents"] for p in ("hgg", "diphoton")] == [50, 60]
 
     from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
@@ -168,6 +169,20 @@ def test_validate_samples_draws_the_control_plots(capsys, hgg_folder):
     summary = json.loads((plots / "summary.json").read_text())
     assert set(summary["samples"]) == {"hgg", "diphoton"}
     assert abs(summary["samples"]["hgg"]["peaks_GeV"]["h_gg"] - 125) < 2
+
+
+@pytest.mark.parametrize("value, message", [
+    ("ttbar=10", "not a process of this task; its processes are hgg, diphoton"),
+    ("diphoton=0", "expected PROCESS=N with N a positive integer"),
+])
+def test_make_samples_refuses_bad_per_process_events(capsys, tmp_path, value, message):
+    try:  # argparse exits with 2 on a malformed value, main() returns 2 on an unknown process
+        code, text = run_cli(capsys, "make-samples", "hgg", "-n", 10, "--events", value,
+                             "-o", tmp_path, "--no-progress")
+    except SystemExit as exc:
+        code, text = exc.code, " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in text, text
+    assert not list(tmp_path.iterdir())
 
 
 def test_validate_samples_on_a_folder_without_samples(capsys, tmp_path):

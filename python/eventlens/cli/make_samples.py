@@ -31,8 +31,22 @@ def run(args: argparse.Namespace) -> int:
     )
     with sigterm_as_interrupt():
         make_samples(args.task, args.events_per_process, args.output, template=template,
-                     registry_path=args.registry)
+                     registry_path=args.registry, events=dict(args.events or []))
     return 0
+
+
+def process_events(text: str) -> tuple[str, int]:
+    """``PROCESS=N`` of ``--events``."""
+    name, sep, number = text.partition("=")
+    try:
+        n = int(number)
+    except ValueError:
+        n = 0
+    if not sep or not name or n <= 0:
+        raise argparse.ArgumentTypeError(
+            f"--events {text!r}: expected PROCESS=N with N a positive integer, e.g. dy=60000"
+        )
+    return name, n
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         required=True,
         help="events to generate for each process of the task",
+    )
+    p.add_argument(
+        "--events",
+        type=process_events,
+        action="append",
+        metavar="PROCESS=N",
+        help="events for one process instead of --events-per-process (repeatable)",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     add_generation_options(p)

@@ -19,6 +19,7 @@ The fileset has the form coffea's ``Runner`` takes::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,25 @@ def make_samples(
     outdir: str | Path,
     template: GenerationRequest | None = None,
     registry_path: Path | None = None,
+    events: Mapping[str, int] | None = None,
 ) -> Path:
     """Generate (or reuse) the samples of ``task`` in ``outdir``; returns the fileset path.
 
     ``template`` carries the shared options (seed, jobs, MPI, progress...);
-    its process, events and output are filled in per process.
+    its process, events and output are filled in per process.  ``events``
+    overrides ``events_per_process`` for named processes: a selection that
+    keeps few events of one process (Drell-Yan in the one-lepton + jet DTW
+    selection keeps ~6 %) needs more of them generated to train on.
     """
     registry = load_registry(registry_path)
     names = registry.task(task)
+    events = dict(events or {})
+    unknown = sorted(set(events) - set(names))
+    if unknown:
+        raise EventLensError(
+            f"make-samples {task}: --events names {', '.join(unknown)}, not a process of this "
+            f"task; its processes are {', '.join(names)}"
+        )
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     base = template or GenerationRequest(
@@ -71,10 +83,11 @@ def make_samples(
     fileset: dict[str, Any] = {}
     for name in names:
         path = (outdir / f"{name}.root").resolve()
+        n_events = events.get(name, events_per_process)
         request = replace(
             base,
             process=name,
-            events=events_per_process,
+            events=n_events,
             output=path,
             overwrite=True,
             registry=registry_path,
@@ -85,7 +98,7 @@ def make_samples(
         if reuse:
             log.info("%s: reusing %s (%s)", name, path, why)
         else:
-            log.info("%s: generating %d events into %s (%s)", name, events_per_process, path, why)
+            log.info("%s: generating %d events into %s (%s)", name, n_events, path, why)
             generate(request)
         meta = read_metadata(path)
         fileset[name] = {
