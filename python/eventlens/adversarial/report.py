@@ -3,7 +3,9 @@
 Both kinds of run leave ``test_predictions.npz`` (logits, label, mass,
 weight of the test split) and their config in ``best.pt``; the signal class
 is the config's ``evaluation.signal``.  The report is written to
-``decorrelation.json`` beside them.
+``decorrelation.json`` beside them.  :func:`mass_reference_of_runs` adds
+what m_γγ alone gives on the same test split, beside every run's AUC in the
+narrow mass windows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ import numpy as np
 from ..errors import EventLensError
 from ..io import write_json
 from ..training.checkpoint import BEST, load_checkpoint
-from .sculpting import sculpting_report
+from .sculpting import (
+    MASS_WINDOWS,
+    mass_reference,
+    roc_auc,
+    sculpting_report,
+    weighted_roc,
+    window_auc,
+    window_key,
+)
 
 REPORT = "decorrelation.json"
 PREDICTIONS = "test_predictions.npz"
@@ -49,3 +59,33 @@ def decorrelation_of_run(rundir: str | Path, write: bool = True) -> dict[str, An
     if write:
         write_json(Path(rundir) / REPORT, report)
     return report
+
+
+def mass_reference_of_runs(runs: dict[str, str | Path]) -> dict[str, Any]:
+    """:func:`.sculpting.mass_reference` of the runs' common test split, and per window
+    every run's AUC there (``runs``: name -> run folder, all on the same test events).
+
+    Raises EventLensError if the runs' test events (mass, label, weight) differ.
+    """
+    if not runs:
+        raise EventLensError("mass_reference_of_runs: no runs")
+    first_name, first = next(iter(runs.items()))
+    t = test_scores(first)
+    aucs: dict[str, dict[str, float | None]] = {}
+    for name, rundir in runs.items():
+        other = t if name == first_name else test_scores(rundir)
+        if name != first_name and not all(
+                np.array_equal(t[k], other[k]) for k in ("mass", "is_signal", "weight")):
+            raise EventLensError(f"{rundir}: test events differ from {first}'s; "
+                                 "the mass reference needs one common test split")
+        score, sig, mass, w = other["score"], other["is_signal"], other["mass"], other["weight"]
+        aucs[name] = {"auc": roc_auc(*weighted_roc(score, sig, w)),
+                      **{window_key(win): window_auc(score, sig, mass, w, win)
+                         for win in MASS_WINDOWS}}
+    ref = mass_reference(t["mass"], t["is_signal"], t["weight"])
+    ref["test_split_of"] = first_name
+    for key, window in ref["windows"].items():
+        window["auc"] = {name: a[key] for name, a in aucs.items()}
+    ref["auc_above_mass_only"] = {name: a["auc"] - ref["auc_mass_only"]
+                                  for name, a in aucs.items()}
+    return ref

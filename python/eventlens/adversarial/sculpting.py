@@ -15,6 +15,14 @@ Numpy only.  Definitions (used for every number the study reports):
 * **Working points**: the cut giving signal efficiency ε_S = 50 %, 30 %,
   10 % (weighted, "score > cut"), with the background efficiency ε_B and the
   rejection 1/ε_B at that cut.
+* **Mass-only reference**: :func:`mass_only_auc` is the AUC of the best
+  discriminant that uses m_γγ alone, the likelihood ratio of the unit-area
+  weighted signal and background m_γγ histograms (:data:`MASS_RATIO_BINS`,
+  1 GeV), filled from the same events it is evaluated on (in-sample: a
+  slightly optimistic ceiling).  :func:`window_auc` is a classifier's AUC on
+  the events of one mass window only; :data:`MASS_WINDOWS` are the windows
+  around 125 GeV in which the study reports it beside the mass-only AUC of the
+  same window (how much the mass still separates there).
 * **Statistical floor**: even a cut unrelated to the mass gives a JSD > 0
   because the passing sample is smaller.  :func:`random_cut_jsd` draws random
   subsets with the passing background's size (seeded) and reports their mean
@@ -38,6 +46,11 @@ SCORE_CUTS = (0.2, 0.4, 0.6, 0.8)
 #: The signal region for the AUC at (nearly) fixed mass: what is left of the
 #: separation once the mass itself, which the fit uses anyway, is not counted.
 SIGNAL_WINDOW = (120.0, 130.0)
+#: Mass windows (GeV, inclusive) of the window AUCs: the signal window and two
+#: narrower ones in which m_γγ itself separates less.
+MASS_WINDOWS = (SIGNAL_WINDOW, (123.0, 127.0), (124.0, 126.0))
+#: m_γγ binning of the mass-only likelihood ratio: 100–180 GeV in 1 GeV bins.
+MASS_RATIO_BINS = np.linspace(100.0, 180.0, 81)
 
 
 def shape(mass: np.ndarray, weight: np.ndarray | None = None,
@@ -172,6 +185,99 @@ def roc_auc(eps_b: np.ndarray, eps_s: np.ndarray) -> float:
     return float(np.sum(np.diff(eps_b) * (eps_s[1:] + eps_s[:-1]) / 2.0))
 
 
+def window_key(window: Sequence[float]) -> str:
+    """``"120-130"`` for the window (120, 130): the JSON key of a window's numbers."""
+    return f"{window[0]:g}-{window[1]:g}"
+
+
+def in_window(mass: np.ndarray, window: Sequence[float]) -> np.ndarray:
+    """Events with lo <= m <= hi."""
+    mass = np.asarray(mass, dtype=np.float64)
+    return (mass >= window[0]) & (mass <= window[1])
+
+
+def window_auc(score: np.ndarray, is_signal: np.ndarray, mass: np.ndarray,
+               weight: np.ndarray | None, window: Sequence[float]) -> float | None:
+    """Weighted AUC of the events with lo <= m <= hi only (None without both classes)."""
+    sig = np.asarray(is_signal, dtype=bool)
+    sel = in_window(mass, window)
+    if not (sel & sig).any() or not (sel & ~sig).any():
+        return None
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)[sel]
+    return roc_auc(*weighted_roc(np.asarray(score)[sel], sig[sel], w))
+
+
+def mass_likelihood_ratio(mass: np.ndarray, is_signal: np.ndarray,
+                          weight: np.ndarray | None = None,
+                          bins: np.ndarray = MASS_RATIO_BINS) -> np.ndarray:
+    """Per event: p_S(m)/p_B(m) of the unit-area weighted histograms of these events.
+
+    A bin with signal and no background gives +inf, an empty bin 0; events
+    outside the bins get -1 (below every ratio).  Raises ValueError without
+    signal or background weight in the bins.
+    """
+    mass = np.asarray(mass, dtype=np.float64)
+    sig = np.asarray(is_signal, dtype=bool)
+    w = np.ones_like(mass) if weight is None else np.asarray(weight, dtype=np.float64)
+    h_s, _ = np.histogram(mass[sig], bins=bins, weights=w[sig])
+    h_b, _ = np.histogram(mass[~sig], bins=bins, weights=w[~sig])
+    h_s, h_b = np.clip(h_s, 0.0, None), np.clip(h_b, 0.0, None)
+    if h_s.sum() <= 0 or h_b.sum() <= 0:
+        raise ValueError("mass_likelihood_ratio: need signal and background inside the bins")
+    p_s, p_b = h_s / h_s.sum(), h_b / h_b.sum()
+    ratio = np.where(p_b > 0, p_s / np.where(p_b > 0, p_b, 1.0), np.where(p_s > 0, np.inf, 0.0))
+    idx = np.searchsorted(bins, mass, side="right") - 1
+    idx[mass == bins[-1]] = len(bins) - 2  # the last bin is closed, as in np.histogram
+    inside = (idx >= 0) & (idx < len(bins) - 1)
+    out = np.full(mass.shape, -1.0)
+    out[inside] = ratio[idx[inside]]
+    return out
+
+
+def mass_only_auc(mass: np.ndarray, is_signal: np.ndarray, weight: np.ndarray | None = None,
+                  bins: np.ndarray = MASS_RATIO_BINS) -> float:
+    """AUC of :func:`mass_likelihood_ratio` as the score: the best m_γγ-only separation
+    (in-sample; ties within a bin count half)."""
+    ratio = mass_likelihood_ratio(mass, is_signal, weight, bins)
+    return roc_auc(*weighted_roc(ratio, is_signal, weight))
+
+
+def mass_reference(mass: np.ndarray, is_signal: np.ndarray, weight: np.ndarray | None = None,
+                   windows: Sequence[Sequence[float]] = MASS_WINDOWS,
+                   bins: np.ndarray = MASS_RATIO_BINS) -> dict[str, Any]:
+    """What m_γγ alone gives: ``auc_mass_only`` on all events and, per window, the
+    mass-only AUC of the window's events (the bins that fall inside it), the weighted
+    fraction of all signal kept and the event counts."""
+    mass = np.asarray(mass, dtype=np.float64)
+    sig = np.asarray(is_signal, dtype=bool)
+    w = np.ones_like(mass) if weight is None else np.asarray(weight, dtype=np.float64)
+    width = float(bins[1] - bins[0])
+    out: dict[str, Any] = {"auc_mass_only": mass_only_auc(mass, sig, w, bins), "windows": {}}
+    for lo, hi in windows:
+        sel = in_window(mass, (lo, hi))
+        n_bins = max(1, round((hi - lo) / width))
+        auc = None
+        if (sel & sig).any() and (sel & ~sig).any():
+            auc = mass_only_auc(mass[sel], sig[sel], w[sel], np.linspace(lo, hi, n_bins + 1))
+        out["windows"][window_key((lo, hi))] = {
+            "range_gev": [float(lo), float(hi)],
+            "auc_mass_only": auc,
+            "signal_fraction": float(w[sel & sig].sum() / w[sig].sum()) if sig.any() else None,
+            "background_fraction": float(w[sel & ~sig].sum() / w[~sig].sum())
+            if (~sig).any() else None,
+            "n_signal": int((sel & sig).sum()),
+            "n_background": int((sel & ~sig).sum()),
+        }
+    out["definitions"] = {
+        "auc_mass_only": f"AUC of the likelihood ratio p_S(m_yy)/p_B(m_yy) of the unit-area "
+                         f"weighted histograms ({bins[0]:g}-{bins[-1]:g} GeV, {width:g} GeV bins) "
+                         "of the same test events (in-sample; the best m_yy-only discriminant)",
+        "windows": "events with lo <= m_yy <= hi only; auc_mass_only there uses the "
+                   f"{width:g} GeV bins inside the window",
+    }
+    return out
+
+
 def sculpting_report(
     score: np.ndarray,
     is_signal: np.ndarray,
@@ -217,13 +323,11 @@ def sculpting_report(
         }
 
     lo, hi = SIGNAL_WINDOW
-    window = (mass >= lo) & (mass <= hi)
-    auc_window = None
-    if (window & sig).any() and (window & bkg).any():
-        auc_window = roc_auc(*weighted_roc(score[window], sig[window], w[window]))
     return {
         "auc": roc_auc(eps_b_curve, eps_s_curve),
-        "auc_signal_window": auc_window,
+        "auc_signal_window": window_auc(score, sig, mass, w, SIGNAL_WINDOW),
+        "auc_mass_windows": {window_key(win): window_auc(score, sig, mass, w, win)
+                             for win in MASS_WINDOWS},
         "n_signal": int(sig.sum()),
         "n_background": int(bkg.sum()),
         "distance_correlation_background": distance_correlation(score[bkg], mass[bkg], seed=seed),
@@ -235,6 +339,7 @@ def sculpting_report(
             "jsd": "Jensen-Shannon divergence in bits between the unit-area background m_yy "
                    "histograms of all test events and of those with score > cut",
             "auc_signal_window": f"AUC of events with {lo:g} <= m_yy <= {hi:g} GeV only",
+            "auc_mass_windows": "the same for each window lo-hi (GeV)",
             "weights": "physics weight per event (table column 'weight')"
                        if weight is not None else "event counts",
             "working_point": "cut with weighted signal efficiency eps_s (score > cut)",

@@ -15,9 +15,11 @@
 
 each in its own run folder (reused when it already holds a finished run with
 the same configuration, so a rerun only does what is missing), then measures
-every run's test split with :func:`.sculpting.sculpting_report`, exports the
-ANN classifier to ONNX with its model card, and writes ``results.json`` and
-the figures of :mod:`.plots`.
+every run's test split with :func:`.sculpting.sculpting_report`, adds the
+``reference`` block (:func:`.report.mass_reference_of_runs`: the AUC of m_γγ
+alone on the same test split, and every run's AUC in narrow m_γγ windows
+beside the mass-only AUC there), exports the ANN classifier to ONNX with its
+model card, and writes ``results.json`` and the figures of :mod:`.plots`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from ..training.checkpoint import BEST, load_checkpoint
 from ..training.config import TrainConfig
 from ..training.table import ObjectTable, read_table
 from .config import AdversaryConfig, load
-from .report import decorrelation_of_run, test_scores
+from .report import decorrelation_of_run, mass_reference_of_runs, test_scores
+from .sculpting import SIGNAL_WINDOW, window_key
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,11 @@ def _same_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None) -> 
     stored = ckpt.get("adversary")
     if stored is not None:  # defaults of keys added since the run was made
         stored = AdversaryConfig.from_dict(stored).to_dict()
-    same = ckpt["config"] == train.to_dict() and stored == (adv.to_dict() if adv else None)
+    try:  # today's spelling of the stored config (e.g. table-spec slots as ordered pairs)
+        config = TrainConfig.from_dict(ckpt["config"]).to_dict()
+    except EventLensError:
+        config = ckpt["config"]
+    same = config == train.to_dict() and stored == (adv.to_dict() if adv else None)
     return bool(same and ckpt.get("finished", True))
 
 
@@ -175,6 +182,7 @@ def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
                     "image": str(plan.image_config) if plan.image_config else None},
         "comparison": {"fcn": "fcn", "ann": ann_name, "image": image or None},
         "runs": runs,
+        "reference": mass_reference_of_runs({n: r["run_dir"] for n, r in runs.items()}),
         "lambda_scan": [_scan_point(runs[f"ann_lambda_{_lambda_name(lam)}"], lam)
                         for lam in lambdas],
         "summary": _summary(runs["fcn"], runs[ann_name]),
@@ -210,6 +218,11 @@ def markdown(results: dict[str, Any]) -> str:
         "JSD 10 % (floor) | 1/ε_B 50 % | 1/ε_B 30 % | 1/ε_B 10 % | dCor(D, m) bkg |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ref = results.get("reference")
+    if ref:
+        window = ref["windows"].get(window_key(SIGNAL_WINDOW)) or {}
+        lines.append("| m_γγ alone (likelihood ratio) | - | " + _fmt(ref["auc_mass_only"], 4)
+                     + " | " + _fmt(window.get("auc_mass_only"), 4) + " |" + " - |" * 7)
     for name, run in results["runs"].items():
         r = run["report"]
         wp = r["working_points"]
@@ -226,9 +239,55 @@ def markdown(results: dict[str, Any]) -> str:
         "", f"Target (ANN `{s['adversarial']}` vs `{s['baseline']}`): JSD at ε_S = 50 % down "
         f"≥ {t['jsd_ratio_at_0.5_min']:g}× — measured {_fmt(s['jsd_0.5']['ratio'])}× "
         f"({'met' if t['jsd_ratio_met'] else 'not met'}); AUC loss ≤ {t['auc_loss_max']:g} — "
-        f"measured {_fmt(s['auc']['loss'])} ({'met' if t['auc_loss_met'] else 'not met'}).", "",
+        f"measured {_fmt(s['auc']['loss'])} ({'met' if t['auc_loss_met'] else 'not met'})."
+        + (" " + _reference_sentence(ref, s["baseline"], s["adversarial"]) if ref else ""), "",
     ]
+    if ref:
+        lines += _window_table(results, ref)
     return "\n".join(lines)
+
+
+def _window_label(window: dict[str, Any]) -> str:
+    lo, hi = window["range_gev"]
+    return f"{lo:g}–{hi:g} GeV"
+
+
+def _reference_sentence(ref: dict[str, Any], base: str, ann: str) -> str:
+    """The measured mass-only numbers behind the target (generated from ``reference``)."""
+    above = ref["auc_above_mass_only"]
+    narrow = min(ref["windows"].values(),
+                 key=lambda w: 1.0 if w["auc_mass_only"] is None else w["auc_mass_only"])
+    return (
+        f"m_γγ alone (1 GeV likelihood ratio, same test events and weights) gives AUC "
+        f"{_fmt(ref['auc_mass_only'], 4)}; the AUC above the mass-only AUC is "
+        f"{_fmt(above[base], 3)} for `{base}` and {_fmt(above[ann], 3)} for `{ann}`. "
+        f"In {_window_label(narrow)} ({_fmt(100 * narrow['signal_fraction'], 3)} % of the "
+        f"signal, {narrow['n_background']} background test events), where m_γγ alone gives "
+        f"{_fmt(narrow['auc_mass_only'], 3)}, `{base}` has AUC {_fmt(narrow['auc'][base], 3)} "
+        f"and `{ann}` {_fmt(narrow['auc'][ann], 3)}.")
+
+
+def _window_table(results: dict[str, Any], ref: dict[str, Any]) -> list[str]:
+    """Every run's AUC in the narrow m_γγ windows, under the mass-only AUC there."""
+    windows = list(ref["windows"].values())
+    lines = [
+        "## AUC in narrow m_γγ windows", "",
+        "Test events with lo ≤ m_γγ ≤ hi only (physics weights). 'm_γγ alone' = AUC of the "
+        "signal/background likelihood ratio of the weighted m_γγ histograms (1 GeV bins, "
+        "in-sample): how much the mass itself still separates in the window. "
+        + "; ".join(f"{_window_label(w)}: {_fmt(100 * w['signal_fraction'], 3)} % of the "
+                    f"signal, {w['n_signal']} signal / {w['n_background']} background events"
+                    for w in windows) + ".", "",
+        "| run | λ | AUC | " + " | ".join(f"AUC {_window_label(w)}" for w in windows) + " |",
+        "|---|---|---|" + "---|" * len(windows),
+        "| m_γγ alone | - | " + _fmt(ref["auc_mass_only"], 4) + " | "
+        + " | ".join(_fmt(w["auc_mass_only"], 4) for w in windows) + " |",
+    ]
+    for name, run in results["runs"].items():
+        lam = "-" if run["lambda"] is None else f"{run['lambda']:g}"
+        lines.append(f"| {name} | {lam} | {_fmt(run['report']['auc'], 4)} | "
+                     + " | ".join(_fmt(w["auc"].get(name), 4) for w in windows) + " |")
+    return [*lines, ""]
 
 
 def _entry(name: str, rundir: Path, report: dict[str, Any], train: TrainConfig,
@@ -257,6 +316,7 @@ def _scan_point(run: dict[str, Any], lam: float) -> dict[str, Any]:
         "run": run["name"],
         "auc": r["auc"],
         "auc_signal_window": r.get("auc_signal_window"),
+        "auc_mass_windows": r.get("auc_mass_windows"),
         "distance_correlation_background": r["distance_correlation_background"],
         **{f"{k}_{key}": wp[key] for k, wp in r["working_points"].items()
            for key in ("jsd", "inverse_jsd", "background_rejection", "jsd_random_cut")},
