@@ -48,7 +48,8 @@ class TorchEager:
         self.preprocess = preprocess
         self._model = None
 
-    def __call__(self, objects: Any) -> np.ndarray:
+    def predict(self, objects: Any) -> np.ndarray:
+        """Render and run batches of 1024 events, as ``OnnxWrapper.predict`` does."""
         import torch
 
         from eventlens.export import rebuild_model
@@ -56,11 +57,10 @@ class TorchEager:
 
         if self._model is None:
             self._model = rebuild_model(load_checkpoint(self.checkpoint)).eval()
-        x = self.preprocess(objects)
         outs = []
-        with torch.no_grad():  # batches of 1024, as OnnxWrapper does
-            for i in range(0, len(x), 1024):
-                out = self._model(torch.from_numpy(x[i : i + 1024]))
+        with torch.no_grad():
+            for i in range(0, len(objects), 1024):
+                out = self._model(torch.from_numpy(self.preprocess(objects[i : i + 1024])))
                 outs.append((out[0] if isinstance(out, tuple) else out).numpy())
         return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 

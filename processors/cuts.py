@@ -6,6 +6,8 @@ block; nothing here knows about a particular task.
 
 from __future__ import annotations
 
+import dataclasses
+
 import awkward as ak
 import numpy as np
 
@@ -35,6 +37,18 @@ def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     if cuts.dz_max is not None:
         keep = keep & (abs(objects.dz) < cuts.dz_max)
     return objects[keep]
+
+
+def drawn_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
+    """The objects drawn for the event: :func:`good_objects`, or with
+    ``cuts.draw_pt_min`` every object above it in the |η| acceptance (see
+    :class:`~eventlens.processors.config.ObjectCuts`)."""
+    if cuts.draw_pt_min is None:
+        return good_objects(objects, cuts)
+    loose = dataclasses.replace(
+        cuts, pt_min=cuts.draw_pt_min, id=None, isolation=None, dxy_max=None, dz_max=None
+    )
+    return good_objects(objects, loose)
 
 
 def cut_fields(cuts: ObjectCuts) -> list[str]:

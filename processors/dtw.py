@@ -4,7 +4,8 @@ Exactly ``n_leptons`` isolated, identified leptons (electrons or muons, pT >
 20 GeV by default); jets with pT > 30 GeV, |η| < 2.4, ΔR-cleaned against the
 lepton, at least ``min_jets`` of them and at least ``min_btag`` b-tagged at
 the configured working point; MET kept.  Labels come from the dataset
-metadata (data: -1).
+metadata (data: -1).  The leptons drawn are the selected one plus, with
+``draw_pt_min``, the looser ones a veto would look at (see ``ObjectCuts``).
 
 Mass column: the transverse mass of the lepton and MET, m_T = sqrt(2 pT
 MET (1 − cos Δφ)), the natural mass variable of a single-lepton event (W
@@ -19,7 +20,7 @@ import awkward as ak
 
 from .config import TaskConfig
 from .cutflow import Cutflow
-from .cuts import bad_values, good_jets, good_objects, n_btagged
+from .cuts import bad_values, drawn_objects, good_jets, good_objects, n_btagged
 from .inputs import Inputs
 from .kinematics import transverse_mass
 from .task import Candidates, Task
@@ -51,8 +52,12 @@ def select(inputs: Inputs, cfg: TaskConfig, cutflow: Cutflow) -> Candidates:
 
     leptons = ak.concatenate([electrons[["pt", "phi"]], muons[["pt", "phi"]]], axis=1)
     leading_lepton = ak.firsts(leptons[ak.argsort(leptons.pt, axis=1, ascending=False)], axis=1)
+    drawn = {
+        name: drawn_objects(inputs[block], cfg.objects[block])
+        for name, block in (("Electron", "electron"), ("Muon", "muon"))
+    }
     return Candidates(
-        objects={"Electron": electrons, "Muon": muons, "Jet": jets},
+        objects={**drawn, "Jet": jets},
         mass=transverse_mass(leading_lepton, inputs.met),
         nbtag=nbtag,
     )

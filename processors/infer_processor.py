@@ -89,7 +89,7 @@ class InferenceProcessor(TaskProcessor):
         n = len(result.label)
         if n == 0:
             return {"inference": booked, "examples": {}, "scores": {}}
-        raw = np.asarray(self.model(result.objects), dtype=np.float32)
+        raw = np.asarray(self.model.predict(result.objects), dtype=np.float32)
         probs = softmax(raw) if self.outputs_are_logits else raw
         predicted = probs.argmax(axis=1)
         names = np.asarray(self.classes)

@@ -68,6 +68,9 @@ def test_outputs_match_torch_on_rendered_events(tiny_model):
         expected = model(torch.from_numpy(ImageInput(CONFIG)(objects))).numpy()
     assert scores.shape == (50, 3)
     np.testing.assert_allclose(scores, expected, atol=1e-5)
+    # predict renders batch by batch (7, 7, ..., 1 events): the same numbers
+    np.testing.assert_array_equal(wrapper.predict(objects), scores)
+    assert wrapper.predict(objects[:0]).shape == (0, 3)
 
 
 def test_provider_fallback_is_one_quiet_log_line(tiny_model, caplog, capfd):

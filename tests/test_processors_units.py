@@ -245,3 +245,57 @@ def test_config_dataclasses_are_frozen():
     cfg = load_config("hgg")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.luminosity_pb = 1.0  # type: ignore[misc]
+
+
+# ---- drawn vs counted leptons (draw_pt_min) -------------------------------------------
+def _dtw_inputs(muons_per_event):
+    """dtw Inputs: the given muons, no electrons, one central 50 GeV jet far from them."""
+    cfg = load_config("dtw")
+    needs = needs_of(cfg)
+    n = len(muons_per_event)
+
+    def collection(block, rows):
+        fields = needs.objects[block].fields
+        defaults = {"charge": 1, "tightId": True, "jetId": 6, "mass": 0.0}
+        return ak.Array([[{**{f: defaults.get(f, 0.0) for f in fields}, **o} for o in ev]
+                         for ev in rows])
+
+    no_electrons = ak.unflatten(
+        ak.zip({f: np.zeros(0, np.float32) for f in needs.objects["electron"].fields}),
+        np.zeros(n, np.int64),
+    )
+    objects = {
+        "muon": collection("muon", muons_per_event),
+        "electron": no_electrons,
+        "jet": collection("jet", [[{"pt": 50.0, "eta": 0.0, "phi": 3.0}]] * n),
+    }
+    ids = {"run": np.ones(n, np.uint32), "luminosityBlock": np.ones(n, np.uint32),
+           "event": np.arange(n, dtype=np.uint64)}
+    met = ak.Array([{"pt": 30.0, "phi": 0.0}] * n)
+    return cfg, Inputs(n, objects, met, None, ids)
+
+
+def test_dtw_counts_tight_leptons_and_draws_loose_ones():
+    tight = {"pt": 40.0, "eta": 0.0, "phi": 0.0, "pfRelIso04_all": 0.05}
+    non_isolated = {"pt": 25.0, "eta": 1.0, "phi": -1.0, "pfRelIso04_all": 0.5}
+    soft = {"pt": 5.0, "eta": 0.5, "phi": 1.0, "pfRelIso04_all": 0.01}
+    events = [[tight, non_isolated], [tight, soft],
+              [tight, {**non_isolated, "pfRelIso04_all": 0.01}]]
+    cfg, inputs = _dtw_inputs(events)
+    assert cfg.objects["muon"].draw_pt_min == 10.0
+    result = analyse(get_task("dtw"), cfg, inputs, "dy", {"xsec": 1.0, "sumw": 3.0})
+    assert result.ids["event"].tolist() == [0, 1]  # the third has two tight muons
+    n_muons = ak.sum(result.objects["type"] == 1, axis=1).tolist()
+    assert n_muons == [2, 1]  # the non-isolated 25 GeV muon is drawn, the 5 GeV one is not
+
+    cfg_tight = dataclasses.replace(
+        cfg, objects={**cfg.objects,
+                      "muon": dataclasses.replace(cfg.objects["muon"], draw_pt_min=None)})
+    result = analyse(get_task("dtw"), cfg_tight, inputs, "dy", {"xsec": 1.0, "sumw": 3.0})
+    assert ak.sum(result.objects["type"] == 1, axis=1).tolist() == [1, 1]
+
+
+def test_draw_pt_min_above_pt_min_is_refused(tmp_path):
+    path = _write_config(tmp_path, "dtw", lambda d: d["objects"]["muon"].update(draw_pt_min=30))
+    with pytest.raises(ConfigError, match=r"'objects.muon.draw_pt_min' = 30.0 must lie in"):
+        load_config("dtw", path)
