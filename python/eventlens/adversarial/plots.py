@@ -1,7 +1,8 @@
 """Figures of the H → γγ decorrelation study (mplhep, CMS style).
 
-Every figure carries "CMS Simulation Private work": generated events, not CMS
-data.  Each function writes one PNG atomically and returns its path.
+Every figure carries "CMS Simulation, Private work" (generated events, not CMS
+data) through the shared ``plotting.style``.  Each function writes one PNG
+atomically and returns its path.
 
 * ``roc.png`` — ε_S vs background rejection 1/ε_B, FCN vs ANN (and the
   image variant), AUC in the legend;
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_path
+from ..plotting.style import cms_label, pyplot, save
 from .sculpting import MASS_BINS, shape, threshold_at_efficiency, weighted_roc
 
 log = logging.getLogger(__name__)
@@ -32,29 +33,15 @@ _STYLE = {"fcn": ("FCN", "tab:red"), "ann": ("ANN", "tab:blue"),
           "cnn": ("CNN (images)", "tab:orange"), "cnn_ann": ("CNN + adversary", "tab:green")}
 
 
-def _setup() -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep as hep
-
-    plt.style.use(hep.style.CMS)
-    return plt, hep
-
-
-def _label(hep: Any, ax: Any, rlabel: str = r"H$\to\gamma\gamma$ vs $\gamma\gamma$") -> None:
-    hep.cms.label(text="Private work", data=False, ax=ax, rlabel=rlabel, loc=0, fontsize=16)
+# Right-hand label text of the figures without a more specific one.
+_PROCESS = r"H$\to\gamma\gamma$ vs $\gamma\gamma$"
+# Smaller than the style's default: the multi-panel figures have long right-hand texts.
+_LABEL_SIZE = 16
 
 
 def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """PNG only: the study's results list these figures by their .png path."""
+    return save(fig, path, ("png",))[0]
 
 
 def _curves(results: dict[str, Any]) -> dict[str, str]:
@@ -74,7 +61,7 @@ def _ann_label(results: dict[str, Any], role: str) -> str:
 
 def plot_roc(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
              path: Path) -> Path:
-    plt, hep = _setup()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 8))
     for role, name in _curves(results).items():
         t = scores[name]
@@ -90,7 +77,7 @@ def plot_roc(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
     ax.set_xlabel(r"signal efficiency $\varepsilon_S$")
     ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
     ax.legend(fontsize=14, loc="upper right")
-    _label(hep, ax)
+    cms_label(ax, rlabel=_PROCESS, fontsize=_LABEL_SIZE)
     return _save(fig, path)
 
 
@@ -123,7 +110,7 @@ def _mass_panel(ax: Any, results: dict[str, Any], scores: dict[str, dict[str, np
 
 def plot_mass_cuts(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
                    cuts: list[float], path: Path) -> Path:
-    plt, hep = _setup()
+    plt = pyplot()
     n = len(cuts)
     cols = min(n, 2)
     rows = (n + cols - 1) // cols
@@ -131,7 +118,7 @@ def plot_mass_cuts(results: dict[str, Any], scores: dict[str, dict[str, np.ndarr
     for ax, cut in zip(axes.flat, cuts, strict=False):
         _mass_panel(ax, results, scores, lambda t, c=cut: c, f"D > {cut:g}",
                     ("score_cuts", f"{cut:g}"))
-        _label(hep, ax, "background, test split")
+        cms_label(ax, rlabel="background, test split", fontsize=_LABEL_SIZE)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -140,7 +127,7 @@ def plot_mass_cuts(results: dict[str, Any], scores: dict[str, dict[str, np.ndarr
 
 def plot_mass_working_points(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
                              path: Path) -> Path:
-    plt, hep = _setup()
+    plt = pyplot()
     effs = (0.5, 0.3, 0.1)
     fig, axes = plt.subplots(1, 3, figsize=(27, 7.5))
     for ax, eff in zip(axes, effs, strict=True):
@@ -150,13 +137,13 @@ def plot_mass_working_points(results: dict[str, Any], scores: dict[str, dict[str
 
         _mass_panel(ax, results, scores, cut_of, f"ε_S = {100 * eff:.0f} %",
                     ("working_points", f"{eff:g}"))
-        _label(hep, ax, "background, test split")
+        cms_label(ax, rlabel="background, test split", fontsize=_LABEL_SIZE)
     fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_losses(results: dict[str, Any], path: Path) -> Path:
-    plt, hep = _setup()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(27, 7.5))
     curves = _curves(results)
     titles = ("classifier loss", "adversary loss (NLL of $m_{\\gamma\\gamma}$)",
@@ -180,13 +167,13 @@ def plot_losses(results: dict[str, Any], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_ylabel(title)
         ax.legend(fontsize=12)
-        _label(hep, ax, "train (solid), validation (dashed)")
+        cms_label(ax, rlabel="train (solid), validation (dashed)", fontsize=_LABEL_SIZE)
     fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_lambda_scan(results: dict[str, Any], path: Path) -> Path:
-    plt, hep = _setup()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(27, 8))
     for ax, eff in zip(axes, ("0.5", "0.3", "0.1"), strict=True):
         pts = results["lambda_scan"]
@@ -214,7 +201,7 @@ def plot_lambda_scan(results: dict[str, Any], path: Path) -> Path:
                       rf"{100 * float(eff):.0f} %")
         ax.set_ylabel("1 / JSD (background $m_{\\gamma\\gamma}$)")
         ax.legend(fontsize=12)
-        _label(hep, ax)
+        cms_label(ax, rlabel=_PROCESS, fontsize=_LABEL_SIZE)
     fig.tight_layout()
     return _save(fig, path)
 
