@@ -15,8 +15,11 @@ inference on the same rendered batch
 * torch eager (eval, no_grad) vs onnxruntime (CPU provider), interleaved,
   best of ``--rounds`` (target: onnxruntime ≥ 2× torch for the CNNs).
 
-Sizes: every image model runs on the configs' 64×64 canvas (5 channels, as
-``configs/train/dtw_*.yaml``); the big torchvision networks are full size but
+Sizes: each name is a ``configs/train/dtw_<name>.yaml`` whose model (registry
+name + parameters) and canvas are used — the shipped compact CNN on its 32×32
+canvas, ``compact_cnn_wide`` and the torchvision networks on 64×64 (5
+channels); a name without such a config is a registry model with its default
+parameters on 64×64.  The big torchvision networks are full size but
 trained for only a few batches of 32 (their speed per image is what matters,
 not convergence); InceptionV3 upsamples 64 → 75 px inside the model.  Results
 are printed and written atomically to ``benchmarks/results/train.json``.  Both
@@ -44,6 +47,7 @@ log = logging.getLogger("benchmarks.train")
 #: model -> (train batch size, train batches per epoch, inference batch size)
 PLAN: dict[str, tuple[int, int, int]] = {
     "compact_cnn": (128, 12, 128),
+    "compact_cnn_wide": (128, 12, 128),
     "ffn": (256, 20, 1024),
     "hgg_fcn": (256, 20, 1024),
     "mobilenet_v2": (32, 6, 32),
@@ -51,27 +55,38 @@ PLAN: dict[str, tuple[int, int, int]] = {
     "densenet121": (32, 4, 32),
     "inception_v3": (32, 3, 32),
 }
-CNNS = ("compact_cnn", "mobilenet_v2", "resnet50", "densenet121", "inception_v3")
+CNNS = (
+    "compact_cnn", "compact_cnn_wide", "mobilenet_v2", "resnet50", "densenet121", "inception_v3"
+)
 CHANNELS = ["electron", "muon", "jet", "bjet", "met"]
 
 
 def make_config(name: str, table: Path, threads: int) -> Any:
+    import yaml
+
     from eventlens.models import model_info
     from eventlens.training.config import TrainConfig
 
     batch, steps, _ = PLAN[name]
+    shipped = REPO / "configs" / "train" / f"dtw_{name}.yaml"
+    model = {"name": name, "params": {}}
+    canvas = {"height": 64, "width": 64}
+    if shipped.exists():
+        cfg = yaml.safe_load(shipped.read_text())
+        model = {"name": cfg["model"]["name"], "params": cfg["model"].get("params") or {}}
+        canvas = {k: cfg.get("render", {}).get(k, 64) for k in ("height", "width")}
     data: dict[str, Any] = {
         "task": "dtw",
         "table": str(table),
         "seed": 1,
         "threads": threads,
-        "model": {"name": name, "params": {}},
+        "model": model,
         "limits": {"train": batch * steps, "val": 64, "test": 64},
         "training": {"epochs": 2, "batch_size": batch, "eval_batch_size": 64},
         "evaluation": {"signal": ["ttbar"]},
     }
-    if model_info(name).input_kind == "image":
-        data["render"] = {"height": 64, "width": 64, "channels": CHANNELS}
+    if model_info(model["name"]).input_kind == "image":
+        data["render"] = {**canvas, "channels": CHANNELS}
     return TrainConfig.from_dict(data)
 
 
@@ -200,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "threads": args.threads,
         "table": str(args.table) if args.table else f"toy DTW-like table, {args.events} events",
-        "sizes": "image models on 64x64x5 (the configs' canvas), full-size networks trained for "
-        "a few batches; InceptionV3 upsamples 64->75 px inside the model",
+        "sizes": "model and canvas of configs/train/dtw_<name>.yaml (compact_cnn 32x32x5, the "
+        "others 64x64x5), full-size networks trained for a few batches; InceptionV3 upsamples "
+        "64->75 px inside the model",
         "load_average_before_after": [load_before, os.getloadavg()],
         "cpu_count": os.cpu_count(),
         "versions": {

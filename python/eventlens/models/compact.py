@@ -18,19 +18,27 @@ Why this shape (and not a shrunken ImageNet network):
   between strides), and the network downsamples with *max* pooling, which
   keeps a thin line alive where average pooling or a strided conv would
   dilute it.
-* **Radius is pT (R = C·ln pT).**  Four stages of two 3×3 convolutions
-  reach a receptive field of ~60 px, the largest circle on a 64-px canvas, so
-  one unit can see a whole outline and measure its curvature.
+* **Radius is pT (R = C·ln pT).**  Four max-pooled stages reach a receptive
+  field as large as the canvas (~60 px with two 3×3 convolutions per stage,
+  ~31 px with one), so one unit can see the largest outline whole and
+  measure its curvature.
 * **What the classifier needs is "which objects, how many, how big".**  The
   head concatenates global *max* pooling (is there such a feature anywhere?)
   and global *average* pooling (how much of it?), then one linear layer.
-* **Narrow where the image is large.**  16 channels at full resolution,
-  doubling per stage (16-32-64-128): 0.09 GFLOP per 6×64×64 image against
-  0.23 for 32-64-96-128, for ~2.5× the training speed on a CPU.
+* **Two sizes, one design.**  The builder's defaults (16-32-64-128
+  channels, (1, 2, 2, 2) convolutions: 0.29 M parameters, 46 M
+  multiply-adds per 6×64×64 image) are the *wide* variant.  The shipped
+  models use the *fast* one — 8-16-32-64 channels, one convolution per
+  stage (25 k parameters, ~0.1 MB ONNX) — because it runs inside the
+  analysis loop: onnxruntime on one CPU thread classifies ~16.5 k
+  5×32×32 images/s with it against ~0.6 k for the wide variant on 5×64×64
+  (``benchmarks/train.py``), at the same DTW test accuracy (docs/results.md).
+  A canvas of 32 px still separates the circles of a 20 GeV and a 200 GeV
+  object (radius 4.5 vs 8 px) and costs a quarter of 64 px.
 * **BatchNorm + ReLU**, no bias in convolutions: fast, stable training from
-  scratch on CPU; 0.29 M parameters (1.2 MB as float32 ONNX), well under the
-  5 MB shipping budget.  Train it in ``channels_last`` memory format (the
-  training loop does): 2.5× faster than NCHW on this CPU.
+  scratch on CPU; both sizes are far under the 5 MB shipping budget.  Train
+  it in ``channels_last`` memory format (the training loop does): 2.5×
+  faster than NCHW on this CPU.
 """
 
 from __future__ import annotations
