@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 class DemoSettings:
     output: Path
     task: str = "dtw"
-    events_per_process: int = 2000
-    epochs: int = 6
+    events_per_process: int = 4000
+    epochs: int = 10
     jobs: int = 2
     use_shipped_model: bool = False
     executor: str = "futures"

@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="output folder (default eventlens-demo)",
     )
     p.add_argument("--task", choices=("dtw", "dimuon", "dhjw"), default="dtw")
-    p.add_argument("--events-per-process", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=6, help="training epochs of the compact CNN")
+    p.add_argument("--events-per-process", type=int, default=4000)
+    p.add_argument("--epochs", type=int, default=10, help="training epochs of the compact CNN")
     p.add_argument("--jobs", type=int, default=2, help="processes for generation and coffea")
     p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="futures")
     p.add_argument(
