@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..render import RenderConfig
+from .labels import mpl_label
 from .style import cms_label, pyplot, save
 
 #: Display colour of each channel (RGB 0-1).
@@ -79,7 +80,7 @@ def plot_gallery(
                 if captions and col < len(captions.get(name, ())):
                     ax.set_title(captions[name][col], fontsize=11)
             if col == 0:
-                ax.set_ylabel(f"{name}\n$\\phi$", fontsize=14)
+                ax.set_ylabel(f"{mpl_label(name)}\n$\\phi$", fontsize=14)
             if row == len(classes) - 1:
                 ax.set_xlabel(r"$\eta$", fontsize=14)
     if config.style != "seed_rgb":
@@ -96,4 +97,12 @@ def plot_gallery(
         )
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.05, top=0.9, wspace=0.08, hspace=0.25)
     cms_label(axes[0, 0], data=data, rlabel="", fontsize=16)
+    if captions:
+        # the label sits on the top edge of the first image, where its caption is:
+        # lift it above the caption row
+        from matplotlib.transforms import ScaledTranslation
+
+        lift = ScaledTranslation(0.0, 0.3, fig.dpi_scale_trans)
+        for text in axes[0, 0].texts:
+            text.set_transform(text.get_transform() + lift)
     return save(fig, path)

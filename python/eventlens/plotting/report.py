@@ -29,6 +29,7 @@ from ..io import atomic_path
 from ..modelcard import card_render_config
 from ..render import render
 from .gallery import plot_gallery
+from .labels import mass_axis_label
 from .spectra import confusion_from_hist, plot_confusion, plot_mass_per_class, plot_roc
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,16 @@ def load_inference(path: str | Path) -> dict[str, Any]:
     if not file.exists():
         raise FileNotFoundError(f"{file}: no inference output (run `eventlens infer` first)")
     return load(file)
+
+
+def mass_definition(path: str | Path) -> str | None:
+    """``mass_definition`` of the selection manifest next to an inference output."""
+    path = Path(path)
+    manifest = (path if path.is_dir() else path.parent) / "manifest.json"
+    try:
+        return json.loads(manifest.read_text()).get("mass_definition")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _groups(result: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
@@ -115,6 +126,7 @@ def make_report(inference: str | Path, out: str | Path) -> Path:
         data_label=data_label,
         lumi=result.get("luminosity_pb"),
         real_data=real_data,
+        xlabel=mass_axis_label(result.get("task"), mass_definition(inference)),
     )
     sim = [d for ds in groups.values() for d in ds]
     cm = confusion_from_hist(h["mass"], sim) if sim else np.zeros((0, 0))

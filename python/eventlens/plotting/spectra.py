@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import hist
 import numpy as np
 
+from .labels import mpl_label
 from .style import cms_label, pyplot, save
 
 
@@ -42,15 +44,19 @@ def plot_mass_per_class(
     data_label: str = "Pseudo-data",
     lumi: float | None = None,
     real_data: bool = False,
+    xlabel: str | None = None,
 ) -> list[Path]:
     """One figure per predicted class (and one for all events): stacked simulation
     by process group, data points with a data/simulation ratio when present.
 
-    ``groups`` maps a legend entry (a process) to its datasets.
+    ``groups`` maps a legend entry (a process) to its datasets; ``xlabel`` is the
+    mass axis title (:func:`~eventlens.plotting.labels.mass_axis_label`), by
+    default the histogram's.
     """
     plt = pyplot()
     import mplhep as hep
 
+    xlabel = h.axes["mass"].label if xlabel is None else xlabel
     written: list[Path] = []
     for predicted in [*h.axes["predicted"], None]:
         stack = {name: _project(h, ds, predicted) for name, ds in groups.items()}
@@ -70,7 +76,7 @@ def plot_mass_per_class(
         if stack:
             hep.histplot(
                 list(stack.values()),
-                label=list(stack),
+                label=[mpl_label(k) for k in stack],
                 stack=True,
                 histtype="fill",
                 ax=ax,
@@ -81,30 +87,50 @@ def plot_mass_per_class(
                 observed,
                 histtype="errorbar",
                 color="black",
-                label=data_label,
+                label=mpl_label(data_label),
                 ax=ax,
                 yerr=np.sqrt(observed.variances()),
                 flow="none",
             )
             total = sum(stack.values()) if stack else None
             if total is not None and rax is not None:
-                mc = total.values()
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    ratio = np.where(mc > 0, observed.values() / mc, np.nan)
-                    err = np.where(mc > 0, np.sqrt(observed.variances()) / mc, np.nan)
-                rax.errorbar(observed.axes[0].centers, ratio, yerr=err, fmt="o", color="black")
-                rax.axhline(1.0, color="grey", linestyle="--")
-                rax.set_ylim(0, 2)
-                rax.set_ylabel("Data / Sim.")
-                rax.set_xlabel(h.axes["mass"].label)
+                _ratio_panel(rax, observed, total)
+                rax.set_xlabel(xlabel)
         ax.set_ylabel("Events / bin")
-        ax.set_xlabel("" if rax is not None else h.axes["mass"].label)
-        title = f"predicted: {predicted}" if predicted is not None else "all events"
+        ax.set_xlabel("" if rax is not None else xlabel)
+        title = f"predicted: {mpl_label(predicted)}" if predicted is not None else "all events"
         ax.legend(title=title, fontsize=14)
         cms_label(ax, data=real_data, lumi=lumi)
         name = f"{Path(path_prefix).name}_predicted_{predicted or 'all'}"
         written += save(fig, Path(path_prefix).with_name(name))
     return written
+
+
+def ratio_points(
+    observed: np.ndarray, variances: np.ndarray, simulation: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Data/simulation ratio and its (data) error per bin; NaN, i.e. not drawn,
+    where the simulation predicts nothing or no data event is seen."""
+    observed, simulation = np.asarray(observed, float), np.asarray(simulation, float)
+    shown = (simulation > 0) & (observed > 0)
+    safe = np.where(shown, simulation, 1.0)
+    ratio = np.where(shown, observed / safe, np.nan)
+    err = np.where(shown, np.sqrt(np.asarray(variances, float)) / safe, np.nan)
+    return ratio, err
+
+
+def _ratio_panel(rax: Any, observed: hist.Hist, total: hist.Hist, top: float = 2.0) -> None:
+    """Data / simulation points; a point above the panel is an arrow at its top edge."""
+    x = observed.axes[0].centers
+    ratio, err = ratio_points(observed.values(), observed.variances(), total.values())
+    inside = ratio <= top
+    rax.errorbar(x[inside], ratio[inside], yerr=err[inside], fmt="o", color="black")
+    above = ratio > top
+    if above.any():
+        rax.plot(x[above], np.full(above.sum(), 0.93 * top), "^", color="black")
+    rax.axhline(1.0, color="grey", linestyle="--")
+    rax.set_ylim(0, top)
+    rax.set_ylabel("Data / Sim.")
 
 
 def confusion_from_hist(h: hist.Hist, datasets: Sequence[str] | None = None) -> np.ndarray:
@@ -146,8 +172,9 @@ def plot_confusion(
     fig, ax = plt.subplots(figsize=(9, 8))
     im = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(im, ax=ax)
-    ax.set_xticks(range(len(classes)), classes, rotation=30)
-    ax.set_yticks(range(len(classes)), classes)
+    ticks = [mpl_label(c) for c in classes]
+    ax.set_xticks(range(len(classes)), ticks, rotation=30)
+    ax.set_yticks(range(len(classes)), ticks)
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
     for (i, j), v in np.ndenumerate(matrix):
@@ -171,7 +198,7 @@ def plot_roc(h: hist.Hist, path: str | Path) -> tuple[list[Path], dict[str, floa
     for cls in h.axes["cls"]:
         fpr, tpr, area = roc_from_hist(h, cls)
         aucs[cls] = area
-        ax.plot(fpr, tpr, label=f"{cls} (AUC {area:.3f})")
+        ax.plot(fpr, tpr, label=f"{mpl_label(cls)} (AUC {area:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     ax.set_xlabel("False positive rate")
     ax.set_ylabel("True positive rate")
