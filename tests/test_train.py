@@ -62,8 +62,9 @@ def test_config_round_trips_and_reads_yaml_numbers(rings, tmp_path):
 
 
 def test_every_shipped_training_config_is_valid():
-    """One config per task × model for dimuon, dtw, dhjw (+ the seed recipe), all valid,
-    all of a task on the same table and split (honest comparisons)."""
+    """One config per task × model for dimuon, dtw, dhjw (+ the seed recipe and one second
+    size of the compact CNN per task), all valid, all of a task on the same table and split
+    (honest comparisons)."""
     from eventlens.models import MODEL_NAMES
 
     files = [
@@ -71,7 +72,11 @@ def test_every_shipped_training_config_is_valid():
         for t in ("dimuon", "dtw", "dhjw")
         for f in sorted((REPO / "configs" / "train").glob(f"{t}_*.yaml"))
     ]
-    assert len(files) == 3 * 6 + 1
+    assert len(files) == 3 * 6 + 1 + 3
+    for t in ("dimuon", "dtw", "dhjw"):  # the shipped compact CNN and its other size
+        sizes = [load_config(f).model_params for f in files
+                 if f.stem.startswith(f"{t}_compact_cnn")]
+        assert len(sizes) == 2 and sizes[0] != sizes[1], t
     by_task: dict[str, set] = {}
     for f in files:
         cfg = load_config(f)
