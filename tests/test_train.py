@@ -300,7 +300,10 @@ def test_cli_train_evaluate_compare(dtw, tmp_path):
     out = tmp_path / "results.md"
     assert main(["compare", str(run), "-o", str(out)]) == 0
     text = out.read_text()
-    assert "## dtw" in text and "| ffn" in text and "different test sets" not in text
+    assert "## dtw" in text and "| `run` (ffn)" in text and "different test sets" not in text
+    # the targets section names the run and says whether the (tiny) run meets them
+    accuracy = f"{100 * metrics['test']['accuracy']:.1f} %"
+    assert f"| dtw | accuracy | ≥ 90.0 % | – | {accuracy} `run` (" in text
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
 
 

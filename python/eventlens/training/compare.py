@@ -53,6 +53,53 @@ def _input(m: dict[str, Any]) -> str:
     return f"table ({sum(counts) * len(spec.get('features') or [])} features)"
 
 
+def _model(m: dict[str, Any]) -> str:
+    """Run folder name, registry model and, for the compact CNN, its channel widths."""
+    model = m["model"]
+    name = model["name"]
+    widths = (model.get("params") or {}).get("widths")
+    if widths:
+        name += " " + "-".join(str(w) for w in widths)
+    return f"`{Path(m['run_dir']).name}` ({name})"
+
+
+#: Targets of the models issue on generated data: (task, metric, minimum).
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("dtw", "signal_vs_background", 0.96),
+    ("dtw", "accuracy", 0.90),
+    ("dhjw", "accuracy", 0.90),
+)
+
+
+def _metric(m: dict[str, Any], key: str) -> float | None:
+    t = m["test"]
+    if key == "signal_vs_background":
+        return (t.get("signal_vs_background") or {}).get("efficiency")
+    return t.get(key)
+
+
+def targets_section(by_task: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Each target with the best compact-CNN run of its task and the best run of any model."""
+    lines = ["## Targets", "", "| task | metric | target | best compact CNN | best of all |",
+             "|---|---|---:|---|---|"]
+    for task, key, minimum in TARGETS:
+        runs = by_task.get(task, [])
+        if not runs:
+            continue
+        cells = []
+        for pool in ([m for m in runs if m["model"]["name"] == "compact_cnn"], runs):
+            scored = [(v, m) for m in pool if (v := _metric(m, key)) is not None]
+            if not scored:
+                cells.append("–")
+                continue
+            v, m = max(scored, key=lambda vm: vm[0])
+            verdict = "met" if v >= minimum else "not met"
+            cells.append(f"{_pct(v)} `{Path(m['run_dir']).name}` ({verdict})")
+        lines.append(f"| {task} | {key.replace('_', ' ')} | ≥ {_pct(minimum)} | "
+                     f"{cells[0]} | {cells[1]} |")
+    return [*lines, ""]
+
+
 def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
     """Markdown: one section per task, one row per run, best accuracy first."""
     by_task: dict[str, list[dict[str, Any]]] = {}
@@ -98,15 +145,14 @@ def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
             t = m["test"]
             svb = (t.get("signal_vs_background") or {}).get("efficiency")
             auc = "–" if t.get("macro_auc") is None else f"{t['macro_auc']:.4f}"
-            params = m["model"].get("params") or {}
-            name = m["model"]["name"] + (f" {json.dumps(params, sort_keys=True)}" if params else "")
             lines.append(
-                f"| {name} | {_input(m)} | {m['model'].get('n_parameters', 0) / 1e6:.2f} M | "
+                f"| {_model(m)} | {_input(m)} | {m['model'].get('n_parameters', 0) / 1e6:.2f} M | "
                 f"{m.get('epochs_trained')} ({m.get('best_epoch')}) | {_pct(t.get('accuracy'))} | "
                 f"{_pct(t.get('balanced_accuracy'))} | {_pct(t.get('macro_f1'))} | {auc} | "
                 f"{_pct(svb)} | {(m.get('notes') or '').strip()} |"
             )
         lines.append("")
+    lines += targets_section(by_task)
     return "\n".join(lines)
 
 
