@@ -81,7 +81,7 @@ class ObjectCuts:
     every cut above, but *drawn* (table, image) with every object of the
     collection above ``draw_pt_min`` inside the same |η| acceptance, whatever
     its ID and isolation — as an analysis counts tight leptons but vetoes on
-    loose ones.  In the one-lepton DTW selection, 60 % of the Drell-Yan
+    loose ones.  In the one-lepton DTW selection, 52 % of the Drell-Yan
     events keep their second muon as a reconstructed muon that fails ID or
     isolation; drawn, it tells them from W+jets.
     """
