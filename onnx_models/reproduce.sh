@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the shipped compact-CNN models in onnx_models/ from generated samples:
+# Reproduce the shipped compact-CNN models (and dtw_ffn) in onnx_models/ from generated samples:
 #   bash onnx_models/reproduce.sh [EPOCHS]   (default 30, with early stopping)
 # Each step reuses what an earlier run produced (samples by settings hash,
 # tables by their manifest, training runs by --resume).
@@ -24,3 +24,6 @@ for task in dtw dimuon dhjw; do
   $EL train "configs/train/${task}_compact_cnn.yaml" --table "selected/$task" -o "runs/${task}_compact_cnn" --resume --epochs "$EPOCHS" --no-progress
   $EL export "runs/${task}_compact_cnn/best.pt" -o "onnx_models/${task}_compact_cnn.onnx"
 done
+# the object-table FFN for dtw: the analysis loop at ~3x the selection's cost
+$EL train configs/train/dtw_ffn.yaml --table selected/dtw -o runs/dtw_ffn --resume --epochs "$EPOCHS" --no-progress
+$EL export runs/dtw_ffn/best.pt -o onnx_models/dtw_ffn.onnx

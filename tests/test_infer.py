@@ -245,12 +245,14 @@ def test_table_model_fills_mgg_histograms(toy_samples, tmp_path):
     assert window > 0.9 * signal.values().sum() > 0, "the signal's m_γγ peaks at 125 GeV"
 
 
-def test_shipped_dtw_model_on_real_cms_nanoaod(nanoaod_dir, tmp_path):
-    """The shipped model, unchanged, on real CMS files: 2018 data, DY and tt̄ simulation."""
+@pytest.mark.parametrize("name", ["dtw_compact_cnn", "dtw_ffn"])
+def test_shipped_dtw_model_on_real_cms_nanoaod(nanoaod_dir, tmp_path, name):
+    """The shipped models (image CNN, object-table FFN), unchanged, on real CMS files:
+    2018 data, DY and tt̄ simulation."""
     from conftest import REPO
     from eventlens.processors.infer import run_inference
 
-    model = REPO / "onnx_models" / "dtw_compact_cnn.onnx"
+    model = REPO / "onnx_models" / f"{name}.onnx"
     if not model.exists():
         pytest.skip(f"{model} not shipped")
     fs = {
