@@ -21,7 +21,7 @@ Layout shared by all tasks (task-specific parameters go under ``selection``)::
     btag: {branch: btagDeepFlavB, working_point: medium,
            working_points: {loose: 0.049, medium: 0.2783, tight: 0.71}}
     met: {collections: [MET, PFMET, PuppiMET]}   # first one present is used
-    selection: {n_leptons: 1, min_jets: 1, min_btag: 0}
+    selection: {min_leptons: 1, min_jets: 1, min_btag: 0}
     table: {collections: [Electron, Muon, Jet, MET]}
     histograms: {mass: {bins: 100, start: 0, stop: 200}, met: {bins: 50, start: 0, stop: 250}}
 """
@@ -81,9 +81,9 @@ class ObjectCuts:
     every cut above, but *drawn* (table, image) with every object of the
     collection above ``draw_pt_min`` inside the same |η| acceptance, whatever
     its ID and isolation — as an analysis counts tight leptons but vetoes on
-    loose ones.  In the one-lepton DTW selection, 52 % of the Drell-Yan
-    events keep their second muon as a reconstructed muon that fails ID or
-    isolation; drawn, it tells them from W+jets.
+    loose ones.  A Drell-Yan event whose second muon fails ID or isolation
+    passes a one-lepton selection looking like W+jets; drawn, that muon tells
+    them apart.
     """
 
     collection: str

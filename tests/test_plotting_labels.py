@@ -41,7 +41,7 @@ def test_mpl_label_renders_a_bar_not_an_f():
 
 
 def test_mass_axis_label_by_task():
-    assert mass_axis_label("dtw") == r"$m_{T}(\ell, p_{T}^{miss})$ [GeV]"
+    assert mass_axis_label("dtw") == r"$m_{\ell\ell}$ or $m_{T}(\ell, p_{T}^{miss})$ [GeV]"
     assert mass_axis_label("dimuon") == mass_axis_label("dhjw") == r"$m_{\mu\mu}$ [GeV]"
     assert mass_axis_label("hgg", "whatever") == r"$m_{\gamma\gamma}$ [GeV]"
     assert set(MASS_AXIS_LABELS) == {"dtw", "dimuon", "dhjw", "hgg"}

@@ -271,7 +271,7 @@ def _dtw_inputs(muons_per_event):
     }
     ids = {"run": np.ones(n, np.uint32), "luminosityBlock": np.ones(n, np.uint32),
            "event": np.arange(n, dtype=np.uint64)}
-    met = ak.Array([{"pt": 30.0, "phi": 0.0}] * n)
+    met = ak.Array([{"pt": 30.0, "phi": 2.0}] * n)
     return cfg, Inputs(n, objects, met, None, ids)
 
 
@@ -279,20 +279,25 @@ def test_dtw_counts_tight_leptons_and_draws_loose_ones():
     tight = {"pt": 40.0, "eta": 0.0, "phi": 0.0, "pfRelIso04_all": 0.05}
     non_isolated = {"pt": 25.0, "eta": 1.0, "phi": -1.0, "pfRelIso04_all": 0.5}
     soft = {"pt": 5.0, "eta": 0.5, "phi": 1.0, "pfRelIso04_all": 0.01}
-    events = [[tight, non_isolated], [tight, soft],
-              [tight, {**non_isolated, "pfRelIso04_all": 0.01}]]
+    partner = {**non_isolated, "pfRelIso04_all": 0.01, "charge": -1}  # tight, opposite charge
+    events = [[tight, non_isolated], [tight, soft], [tight, partner],
+              [{**tight, "tightId": False}]]
     cfg, inputs = _dtw_inputs(events)
     assert cfg.objects["muon"].draw_pt_min == 10.0
-    result = analyse(get_task("dtw"), cfg, inputs, "dy", {"xsec": 1.0, "sumw": 3.0})
-    assert result.ids["event"].tolist() == [0, 1]  # the third has two tight muons
+    result = analyse(get_task("dtw"), cfg, inputs, "dy", {"xsec": 1.0, "sumw": 4.0})
+    assert result.ids["event"].tolist() == [0, 1, 2]  # the fourth has no tight lepton
     n_muons = ak.sum(result.objects["type"] == 1, axis=1).tolist()
-    assert n_muons == [2, 1]  # the non-isolated 25 GeV muon is drawn, the 5 GeV one is not
+    assert n_muons == [2, 1, 2]  # the non-isolated 25 GeV muon is drawn, the 5 GeV one is not
+    # mass: m_T(leading lepton, MET) without a tight opposite-charge pair, else the pair mass
+    mt = math.sqrt(2 * 40.0 * 30.0 * (1 - math.cos(0.0 - 2.0)))
+    m_pair = math.sqrt(2 * 40.0 * 25.0 * (math.cosh(0.0 - 1.0) - math.cos(0.0 + 1.0)))
+    np.testing.assert_allclose(result.mass, [mt, mt, m_pair], rtol=1e-5, atol=1e-4)
 
     cfg_tight = dataclasses.replace(
         cfg, objects={**cfg.objects,
                       "muon": dataclasses.replace(cfg.objects["muon"], draw_pt_min=None)})
-    result = analyse(get_task("dtw"), cfg_tight, inputs, "dy", {"xsec": 1.0, "sumw": 3.0})
-    assert ak.sum(result.objects["type"] == 1, axis=1).tolist() == [1, 1]
+    result = analyse(get_task("dtw"), cfg_tight, inputs, "dy", {"xsec": 1.0, "sumw": 4.0})
+    assert ak.sum(result.objects["type"] == 1, axis=1).tolist() == [1, 1, 2]
 
 
 def test_draw_pt_min_above_pt_min_is_refused(tmp_path):

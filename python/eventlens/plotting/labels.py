@@ -22,7 +22,7 @@ _BARRED_LETTER = re.compile(rf"([^\W\d_]){MACRON}")
 
 #: Axis title of the task mass, by task name (processors/<task>.py ``mass_definition``).
 MASS_AXIS_LABELS: dict[str, str] = {
-    "dtw": r"$m_{T}(\ell, p_{T}^{miss})$ [GeV]",
+    "dtw": r"$m_{\ell\ell}$ or $m_{T}(\ell, p_{T}^{miss})$ [GeV]",
     "dimuon": r"$m_{\mu\mu}$ [GeV]",
     "dhjw": r"$m_{\mu\mu}$ [GeV]",
     "hgg": r"$m_{\gamma\gamma}$ [GeV]",
