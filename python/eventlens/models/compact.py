@@ -29,7 +29,7 @@ Why this shape (and not a shrunken ImageNet network):
   channels, (1, 2, 2, 2) convolutions: 0.29 M parameters, 46 M
   multiply-adds per 6×64×64 image) are the *wide* variant.  The shipped
   models use the *fast* one — 8-16-32-64 channels, one convolution per
-  stage (25 k parameters, ~0.1 MB ONNX) — because it runs inside the
+  stage (25 k parameters, 0.15 MB ONNX) — because it runs inside the
   analysis loop: onnxruntime on two CPU threads classifies ~26 k 5×32×32
   images/s with it against ~2.2 k for the wide variant on 5×64×64
   (``benchmarks/train.py``), within 0.5 points of its DTW test accuracy
