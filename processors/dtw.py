@@ -10,8 +10,9 @@ MET kept.  Labels come from the dataset metadata (data: -1).  The leptons
 drawn are the selected ones plus, with ``draw_pt_min``, the looser ones a veto
 would look at (see ``ObjectCuts``).
 
-Mass column: the invariant mass of the leading opposite-charge same-flavour
-lepton pair when the event has one (the Z peak of Drell-Yan), else the
+Mass column: the invariant mass of the leading opposite-charge muon pair or
+electron pair (the heavier if an event has both) when the event has one (the
+Z peak of Drell-Yan), else the
 transverse mass of the leading lepton and MET, m_T = sqrt(2 pT MET (1 − cos
 Δφ)) (the W Jacobian peak of a single-lepton event).
 """
@@ -84,7 +85,7 @@ TASK = Task(
     provides=("Electron", "Muon", "Jet", "MET"),
     steps=("leptons", "min_jets", "min_btag"),
     mass_definition=(
-        "invariant mass of the leading opposite-charge same-flavour lepton pair if there is "
-        "one, else the transverse mass of the leading lepton and MET [GeV]"
+        "invariant mass of the leading opposite-charge muon or electron pair (the heavier if "
+        "both) if there is one, else the transverse mass of the leading lepton and MET [GeV]"
     ),
 )
