@@ -32,7 +32,7 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
                 f"{file} does not exist (evaluate the run with `eventlens evaluate`)"
             )
         data = json.loads(file.read_text())
-        data.setdefault("run_dir", str(file.parent))
+        data["run_dir"] = str(file.parent)  # where it is now (a run folder may be renamed)
         out.append(data)
     return out
 
