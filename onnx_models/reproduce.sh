@@ -5,9 +5,9 @@
 # tables by their manifest, training runs by --resume).
 #
 # Samples: dimuon and dhjw share samples/ (5000 events per process); dtw has its
-# own folder because its one-lepton + jet selection keeps few events of some
-# processes (Drell-Yan ~6 %, W+jets ~26 %, tt̄ ~62 %), so it generates more of
-# those: 60000 DY and 12000 of the others give ~3.7k / 3.1k / 7.4k selected events.
+# own folder because its lepton + jet selection keeps few events of some
+# processes (Drell-Yan ~11 %, W+jets ~26 %, tt̄ ~62 %), so it generates more of
+# those: 60000 DY and 12000 of the others give ~6.3k / 3.1k / 7.4k selected events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-30}

@@ -63,8 +63,8 @@ def make_samples(
     ``template`` carries the shared options (seed, jobs, MPI, progress...);
     its process, events and output are filled in per process.  ``events``
     overrides ``events_per_process`` for named processes: a selection that
-    keeps few events of one process (Drell-Yan in the one-lepton + jet DTW
-    selection keeps ~6 %) needs more of them generated to train on.
+    keeps few events of one process (the lepton + jet DTW selection keeps
+    ~11 % of Drell-Yan) needs more of them generated to train on.
     """
     registry = load_registry(registry_path)
     names = registry.task(task)
