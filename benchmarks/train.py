@@ -62,19 +62,18 @@ CHANNELS = ["electron", "muon", "jet", "bjet", "met"]
 
 
 def make_config(name: str, table: Path, threads: int) -> Any:
-    import yaml
-
     from eventlens.models import model_info
-    from eventlens.training.config import TrainConfig
+    from eventlens.training.config import TrainConfig, load_config
 
     batch, steps, _ = PLAN[name]
     shipped = REPO / "configs" / "train" / f"dtw_{name}.yaml"
-    model = {"name": name, "params": {}}
+    model: dict[str, Any] = {"name": name, "params": {}}
     canvas = {"height": 64, "width": 64}
     if shipped.exists():
-        cfg = yaml.safe_load(shipped.read_text())
-        model = {"name": cfg["model"]["name"], "params": cfg["model"].get("params") or {}}
-        canvas = {k: cfg.get("render", {}).get(k, 64) for k in ("height", "width")}
+        cfg = load_config(shipped)
+        model = {"name": cfg.model, "params": dict(cfg.model_params)}
+        if cfg.render is not None:
+            canvas = {"height": cfg.render.height, "width": cfg.render.width}
     data: dict[str, Any] = {
         "task": "dtw",
         "table": str(table),

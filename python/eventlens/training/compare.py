@@ -143,7 +143,7 @@ def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
         ]
         for m in runs:
             t = m["test"]
-            svb = (t.get("signal_vs_background") or {}).get("efficiency")
+            svb = _metric(m, "signal_vs_background")
             auc = "–" if t.get("macro_auc") is None else f"{t['macro_auc']:.4f}"
             lines.append(
                 f"| {_model(m)} | {_input(m)} | {m['model'].get('n_parameters', 0) / 1e6:.2f} M | "
