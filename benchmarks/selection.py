@@ -134,7 +134,7 @@ def build_input(source: Path, n_events: int, out: Path) -> Path:
 
 
 def run_coffea(task: str, path: Path, executor: object, chunksize: int, out: Path) -> int:
-    from eventlens.processors.select import run_selection
+    from eventlens.pipeline.select import run_selection
 
     fs = {
         "dy": {"files": {str(path): "Events"}, "metadata": {"label": LABELS[task], "xsec": DY_XSEC}}
@@ -187,16 +187,16 @@ def timed(fn: Callable[[], int]) -> dict[str, float]:
 
 def run_direct(task: str, path: Path, chunksize: int, out: Path) -> int:
     """The same selection without coffea: uproot.iterate + analyse + hists + Parquet."""
+    from eventlens.pipeline.table import build_table, table_name, write_table
     from eventlens.processors import hists
     from eventlens.processors.inputs import inputs_from_arrays, needs_of, resolve_branches
-    from eventlens.processors.table import build_table, table_name, write_table
     from eventlens.processors.task import analyse
     from eventlens.processors.tasks import get_task, load_config
 
     spec, cfg = get_task(task), load_config(task)
     needs = needs_of(cfg)
     shutil.rmtree(out, ignore_errors=True)
-    # memory-mapped like the coffea path (processors.select._uproot_options): same I/O layer
+    # memory-mapped like the coffea path (pipeline.execute.uproot_options): same I/O layer
     with uproot.open(path, handler=uproot.source.file.MemmapSource) as f:
         tree = f["Events"]
         keys = tree.keys()

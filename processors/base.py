@@ -12,7 +12,7 @@
 ``notes``     a set of fallback messages (MET name, optional collection absent)
 
 A chunk that cannot be read is not an exception: it comes back as a
-``failures`` entry and the driver (:mod:`.select`) decides to stop with a
+``failures`` entry and the driver (:mod:`eventlens.pipeline.finish`) decides to stop with a
 clear message or, with ``--skip-bad-files``, to report and go on.  This keeps
 coffea from retrying a broken file and from printing a deep traceback.
 """
@@ -27,11 +27,11 @@ import awkward as ak
 from coffea import processor
 
 from eventlens.errors import InputFileError
+from eventlens.pipeline.table import TABLES_DIR, build_table, table_name, write_table
 
 from . import hists
 from .config import TaskConfig
 from .inputs import inputs_from_nanoevents, needs_of
-from .table import TABLES_DIR, build_table, table_name, write_table
 from .task import ChunkResult, Task, analyse
 
 # NanoAODSchema warns about every cross-reference index (Muon_jetIdx, ...) whose
@@ -72,15 +72,17 @@ class TaskProcessor(processor.ProcessorABC):
         out = self._accumulate(result, dataset)
         out["entries"] = {dataset: {filename: inputs.n}}
         out["tables"] = {dataset: self._write(result, dataset, filename, start, stop)}
-        out.update(self.after_selection(result, dataset))
+        out.update(
+            self.after_selection(result, dataset, table_name(dataset, filename, start, stop))
+        )
         return out
 
-    def after_selection(self, result: ChunkResult, dataset: str) -> dict[str, Any]:
+    def after_selection(self, result: ChunkResult, dataset: str, chunk: str) -> dict[str, Any]:
         """Extra mergeable outputs computed from the selected events of a chunk.
 
         The selection itself is final here; subclasses add to it (the inference
         processor renders, runs the model and fills its histograms) without
-        repeating any of it.
+        repeating any of it.  ``chunk`` names the chunk's files (``<chunk>.parquet``).
         """
         return {}
 

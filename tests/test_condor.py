@@ -13,6 +13,7 @@ Skipped, with the reason, when the pool cannot be set up on the machine.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -37,12 +38,23 @@ pytestmark = [
 TASK, CHUNK = "dimuon", 50  # 50 events per chunk: the 200-event tt̄ file becomes 4 chunks
 
 
-def iterative(run, chunksize=CHUNK):
+def task_processor():
+    """The task's plain coffea processor (no tables) and the Runner options the pipeline uses."""
+    from eventlens.processors.base import TaskProcessor
+    from eventlens.processors.inputs import needs_of
+    from eventlens.processors.tasks import get_task, load_config
+
+    cfg = load_config(TASK)
+    options = {"iteritems_options": {"filter_name": needs_of(cfg).filter_names()}}
+    return TaskProcessor(get_task(TASK), cfg, None), options
+
+
+def iterative(fileset, chunksize=CHUNK):
     from coffea import processor
 
-    opts = {k: v for k, v in run.runner_options.items()}
-    r = processor.Runner(processor.IterativeExecutor(status=False), chunksize=chunksize, **opts)
-    return r(run.fileset, run.processor, treename="Events", **run.run_options)
+    proc, options = task_processor()
+    r = processor.Runner(processor.IterativeExecutor(status=False), chunksize=chunksize)
+    return r(fileset, proc, treename="Events", **options)
 
 
 @pytest.fixture(scope="module")
@@ -57,70 +69,76 @@ def settings(condor_pool, condor_tmp):
 
 
 @pytest.fixture(scope="module")
-def reference(public_nanoaod):
-    """The Iterative executor's output on the real files (histograms + cutflow, no tables)."""
-    from eventlens.condor.tasks import task_run
+def reference(public_nanoaod, condor_tmp):
+    """``eventlens select`` with the Iterative executor on the real files (tables included)."""
+    from eventlens.pipeline.finish import read_hists
+    from eventlens.pipeline.select import run_selection
 
-    run = task_run(TASK, real_fileset(public_nanoaod), None)
-    return run, iterative(run)
+    out = condor_tmp / "reference"
+    run_selection(TASK, real_fileset(public_nanoaod), out, chunksize=CHUNK, status=False)
+    return out, read_hists(out)
 
 
-def test_batch_merged_equals_iterative(condor_pool, condor_tmp, public_nanoaod, settings):
-    """3 jobs over 6 chunks of real NanoAOD (data, DY + an empty file, tt̄), tables included."""
-    from eventlens.condor import batch, merge
-    from eventlens.condor.tasks import task_run
+def same_run(out, reference):
+    """Two selection folders hold the same results: histograms and cutflow exactly, tables."""
+    from eventlens.pipeline.finish import read_hists
+    from eventlens.pipeline.table import load_table
+
+    ref_dir, ref = reference
+    got = read_hists(out)
+    assert canonical(got) == canonical(ref)
+    assert load_table(out).to_list() == load_table(ref_dir).to_list()
+    assert (
+        json.loads((out / "manifest.json").read_text())["files"]
+        == json.loads((ref_dir / "manifest.json").read_text())["files"]
+    )
+
+
+def test_batch_equals_iterative(condor_pool, condor_tmp, public_nanoaod, settings, reference):
+    """``eventlens select --executor batch``: 3 jobs over 6 chunks of real NanoAOD (data, DY +
+    an empty file, tt̄); the jobs write JSON, the finish step is the pipeline's."""
+    from eventlens.pipeline.select import run_selection
 
     out = condor_tmp / "batch"
-    run = task_run(TASK, real_fileset(public_nanoaod), out)
-    ref_dir = condor_tmp / "batch-reference"
-    ref = iterative(task_run(TASK, real_fileset(public_nanoaod), ref_dir))
-    b = batch.prepare(
+    t0 = time.monotonic()
+    run_selection(
+        TASK,
+        real_fileset(public_nanoaod),
         out,
-        run.fileset,
-        run.processor,
-        jobs=3,
+        executor="batch",
+        workers=3,
         chunksize=CHUNK,
-        runner_options=run.runner_options,
-        run_options=run.run_options,
-        writable_dirs=[run.tables_dir],
+        status=False,
+        condor_settings=settings,
     )
-    assert len(b.jobs) == 3 and b.manifest["n_chunks"] == 6
+    print(f"batch: 3 jobs submit->merged {time.monotonic() - t0:.1f} s")
+    jobs = sorted(p.name for p in (out / "batch" / "jobs").iterdir() if p.is_dir())
+    assert jobs == ["job-000", "job-001", "job-002"]
+    assert all((out / "batch" / "jobs" / j / "done.json").exists() for j in jobs)
+    same_run(out, reference)
+
+
+def test_htcondor_cluster_equals_iterative(
+    condor_pool, condor_tmp, public_nanoaod, reference, settings
+):
+    """``eventlens select --executor condor``: coffea's DaskExecutor on 2 HTCondorCluster
+    workers (jobs as the job user), which write the chunk results and tables themselves."""
+    from eventlens.pipeline.select import run_selection
+
+    out = condor_tmp / "dask"
     t0 = time.monotonic()
-    try:
-        batch.submit(b, settings)
-        states = batch.wait(b, settings, timeout=240)
-    finally:
-        batch.remove(b, settings)
-    print(f"batch: 3 jobs submit->done {time.monotonic() - t0:.1f} s")
-    assert all(s["status"] == "completed" and s.get("exit_code") == 0 for s in states.values()), (
-        states
+    run_selection(
+        TASK,
+        real_fileset(public_nanoaod),
+        out,
+        executor="condor",
+        workers=2,
+        chunksize=CHUNK,
+        status=False,
+        condor_settings=settings,
     )
-    merged = merge.merge(out).output
-    assert canonical(merged) == canonical(ref)
-    assert sorted(p.name for p in (out / "tables").iterdir()) == sorted(
-        p.name for p in (ref_dir / "tables").iterdir()
-    )
-
-
-def test_htcondor_cluster_equals_iterative(condor_pool, reference, settings):
-    """coffea's DaskExecutor on 2 HTCondorCluster workers (jobs as the job user)."""
-    from coffea import processor
-
-    from eventlens.condor.cluster import condor_executor
-
-    run, ref = reference
-    t0 = time.monotonic()
-    with condor_executor(2, status=False, settings=settings) as ex:
-        t1 = time.monotonic()
-        out = processor.Runner(ex, chunksize=CHUNK, **run.runner_options)(
-            run.fileset, run.processor, treename="Events", **run.run_options
-        )
-        t2 = time.monotonic()
-    print(
-        f"dask: workers up {t1 - t0:.1f} s, run {t2 - t1:.1f} s, "
-        f"closed {time.monotonic() - t2:.1f} s"
-    )
-    assert canonical(out) == canonical(ref)
+    print(f"dask: run with 2 HTCondor workers {time.monotonic() - t0:.1f} s")
+    same_run(out, reference)
 
 
 class Slow(ProcessorABC):
@@ -137,15 +155,16 @@ class Slow(ProcessorABC):
         return self.inner.postprocess(acc)
 
 
-def test_killed_worker_job_is_survived(condor_pool, reference, settings):
+def test_killed_worker_job_is_survived(condor_pool, public_nanoaod, settings):
     """SIGKILL one worker job's processes mid-run: its chunks re-run, the output is still exact."""
     from coffea import processor
 
     from eventlens.condor.cluster import condor_executor
 
-    run, _ = reference
+    fileset = real_fileset(public_nanoaod)
+    proc, options = task_processor()
     chunk = 20  # 17 chunks, ~0.5 s each
-    ref = iterative(run, chunksize=chunk)
+    ref = iterative(fileset, chunksize=chunk)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     result, error = {}, []
     with condor_executor(2, status=False, settings=settings) as ex:
@@ -153,8 +172,8 @@ def test_killed_worker_job_is_survived(condor_pool, reference, settings):
 
         def go():
             try:
-                result["out"] = processor.Runner(ex, chunksize=chunk, **run.runner_options)(
-                    run.fileset, Slow(run.processor, 0.5), treename="Events", **run.run_options
+                result["out"] = processor.Runner(ex, chunksize=chunk)(
+                    fileset, Slow(proc, 0.5), treename="Events", **options
                 )
             except Exception as exc:  # reported by the assertion below
                 error.append(exc)
@@ -181,19 +200,13 @@ def _busy(client):
 
 def test_failed_batch_job_is_named_by_merge(condor_pool, condor_tmp, public_nanoaod, settings):
     from eventlens.condor import batch, merge
-    from eventlens.condor.tasks import task_run
+    from eventlens.pipeline.run import RunOptions, prepare
+    from eventlens.pipeline.select import selection_spec
 
     out = condor_tmp / "batch-broken"
-    run = task_run(TASK, real_fileset(public_nanoaod), None)
-    b = batch.prepare(
-        out,
-        run.fileset,
-        run.processor,
-        jobs=2,
-        chunksize=100,
-        runner_options=run.runner_options,
-        run_options=run.run_options,
-    )
+    spec = selection_spec(TASK)
+    prepared = prepare(spec, real_fileset(public_nanoaod), out, RunOptions(chunksize=100))
+    b = batch.prepare(prepared.staging, prepared.todo, 2, spec)
     (b.job_dir("job-001") / "job.json").write_text("{not json")  # this job will fail
     cfg = settings.replace("batch", max_retries=0)
     try:
@@ -253,11 +266,14 @@ def test_workers_that_never_start_are_reported(condor_pool, settings):
 def test_batch_on_generated_files_equals_iterative(
     condor_pool, condor_tmp, generated_sample, settings
 ):
-    """Files written by eventlens' own generator (Pythia 8 J/ψ and Z → μμ), 2 batch jobs."""
+    """Files written by eventlens' own generator (Pythia 8 J/ψ and Z → μμ), 2 batch jobs,
+    submitted without waiting (``condor-submit``), then ``eventlens merge``."""
     import shutil
 
     from eventlens.condor import batch, merge
-    from eventlens.condor.tasks import task_run
+    from eventlens.pipeline.finish import read_hists
+    from eventlens.pipeline.run import PendingRun
+    from eventlens.pipeline.select import run_selection
 
     public = condor_tmp / "generated"
     public.mkdir(mode=0o755, exist_ok=True)
@@ -269,24 +285,27 @@ def test_batch_on_generated_files_equals_iterative(
             "files": {str(path): "Events"},
             "metadata": {"process": process, "xsec": 1.0},
         }
-    ref = iterative(task_run(TASK, fileset, None))
+    ref = condor_tmp / "generated-reference"
+    run_selection(TASK, fileset, ref, chunksize=CHUNK, status=False)
     out = condor_tmp / "batch-generated"
-    run = task_run(TASK, fileset, None)
-    b = batch.prepare(
+    pending = run_selection(
+        TASK,
+        fileset,
         out,
-        run.fileset,
-        run.processor,
-        jobs=2,
+        executor="batch",
+        workers=2,
         chunksize=CHUNK,
-        runner_options=run.runner_options,
-        run_options=run.run_options,
+        status=False,
+        wait=False,
+        condor_settings=settings,
     )
+    assert isinstance(pending, PendingRun)
+    b = batch.Batch.open(pending.staging / "batch")
     try:
-        batch.submit(b, settings)
         states = batch.wait(b, settings, timeout=240)
     finally:
         batch.remove(b, settings)
     assert all(s["status"] == "completed" for s in states.values()), states
-    merged = merge.merge(out).output
-    assert canonical(merged) == canonical(ref)
-    assert sum(cf["read"] for cf in merged["cutflow"].values()) == 240
+    merged = merge.merge(out)
+    assert canonical(read_hists(out)) == canonical(read_hists(ref))
+    assert sum(cf["read"] for cf in merged.cutflow.values()) == 240

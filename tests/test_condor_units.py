@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from eventlens.condor import chunks
 from eventlens.condor.access import Identity, JobAccessError, Need, check, problem
 from eventlens.errors import ConfigError
+from eventlens.pipeline import chunks
 
 NOBODY = Identity.of_user("nobody")
 
@@ -116,48 +116,41 @@ def test_submit_description_renders(tmp_path):
 
 
 def test_merge_names_missing_and_failed_jobs(tmp_path, nanoaod_dir):
-    """Run two of three jobs in-process; merge must refuse and name the third."""
+    """Batch jobs run in-process (no pool): merge refuses and names a job that has not run
+    or failed, and once every job is done it finishes the run like any executor -- the
+    same manifest, cutflow, histograms and tables as the Iterative executor, bit for bit."""
     from eventlens.condor import batch, job, merge
+    from eventlens.pipeline.finish import read_hists
+    from eventlens.pipeline.run import RunOptions, prepare
+    from eventlens.pipeline.select import run_selection, selection_spec
+    from eventlens.pipeline.table import load_table
 
-    fs = {"dy": [str(nanoaod_dir / "nano_dy.root")], "tt": [str(nanoaod_dir / "nano_tt_v12.root")]}
-    b = batch.prepare(tmp_path / "b", fs, CountingProcessor(), jobs=3, chunksize=100)
+    fs = {
+        "dy": {"files": [str(nanoaod_dir / "nano_dy.root")], "metadata": {"xsec": 1.0}},
+        "tt": [str(nanoaod_dir / "nano_tt_v12.root")],
+    }
+    spec = selection_spec("dimuon")
+    prepared = prepare(spec, fs, tmp_path / "out", RunOptions(chunksize=50))
+    b = batch.prepare(prepared.staging, prepared.todo, 3, spec)
     assert [j["name"] for j in b.jobs] == ["job-000", "job-001", "job-002"]
     for j in b.jobs[:2]:
         assert job.main([str(b.job_dir(j["name"]))]) == 0
-    with pytest.raises(merge.MergeError, match=r"1 of 3 job\(s\).*job-002: no output.coffea"):
-        merge.merge(b.outdir)
+    with pytest.raises(merge.MergeError, match=r"1 of 3 job\(s\).*job-002: .*not run yet"):
+        merge.merge(tmp_path / "out")
+    good = (b.job_dir("job-002") / "job.json").read_text()
     (b.job_dir("job-002") / "job.json").write_text("{broken")
     assert job.main([str(b.job_dir("job-002"))]) == 1
     with pytest.raises(merge.MergeError, match=r"job-002: failed: JSONDecodeError"):
-        merge.merge(b.outdir)
-    assert not (b.outdir / "merged.coffea").exists()
-    # a job that silently skipped a chunk is caught too
-    from coffea.util import load, save
-
-    out = load(b.job_dir("job-001") / "output.coffea")
-    out["processed"] = out["processed"][:-1]
-    save(out, b.job_dir("job-001") / "output.coffea")
-    (b.job_dir("job-002") / "job.json").write_text(
-        json.dumps(
-            {
-                "name": "job-002",
-                "chunks": b.jobs[2]["chunks"],
-                "chunksize": 100,
-                "processor": str(b.outdir / "processor.coffea"),
-            }
-        )
-    )
+        merge.merge(tmp_path / "out")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    (b.job_dir("job-002") / "job.json").write_text(good)
     assert job.main([str(b.job_dir("job-002"))]) == 0
-    with pytest.raises(merge.MergeError, match=r"job-001: incomplete: 1 chunk\(s\) missing"):
-        merge.merge(b.outdir)
-
-
-class CountingProcessor:
-    """The smallest processor: events read per dataset (importable, so it pickles by reference)."""
-
-    def process(self, events):
-        ds = events.metadata["dataset"]
-        return {"cutflow": {ds: {"read": len(events)}}}
-
-    def postprocess(self, acc):
-        return acc
+    merged = merge.merge(tmp_path / "out")
+    ref = run_selection("dimuon", fs, tmp_path / "ref", chunksize=50, status=False)
+    assert merged.manifest["files"] == ref.manifest["files"]
+    assert merged.cutflow == ref.cutflow
+    assert (tmp_path / "out" / "batch" / "jobs" / "job-000" / "done.json").exists()
+    for name, h in read_hists(tmp_path / "ref")["hists"].items():
+        got = read_hists(tmp_path / "out")["hists"][name]
+        assert got == h, name  # hist equality: same axes, same contents bit for bit
+    assert load_table(tmp_path / "out").to_list() == load_table(tmp_path / "ref").to_list()

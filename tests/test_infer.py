@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 def dtw_model(toy_samples, tmp_path_factory):
     """A compact CNN trained one short epoch on the dtw table of the toy samples, exported."""
     from eventlens.export import export_checkpoint
-    from eventlens.processors.select import run_selection
+    from eventlens.pipeline.select import run_selection
     from eventlens.training.evaluate import evaluate_run
     from eventlens.training.loop import fit
 
@@ -64,7 +64,7 @@ def mixed_fileset(dtw_model, nanoaod_dir):
 
 @pytest.fixture(scope="module")
 def results(dtw_model, mixed_fileset, tmp_path_factory):
-    from eventlens.processors.infer import run_inference
+    from eventlens.pipeline.infer import run_inference
 
     onnx, _ = dtw_model
     base = tmp_path_factory.mktemp("infer_out")
@@ -103,11 +103,9 @@ def test_histograms_are_identical_across_executors(results):
         for executor in ("futures", "dask"):
             other = by_category(out[executor]["hists"][name])
             assert sorted(other) == sorted(ref), executor
-            for key, (values, variances) in ref.items():
-                np.testing.assert_allclose(
-                    other[key][0], values, rtol=1e-12, err_msg=f"{executor} {key}"
-                )
-                np.testing.assert_allclose(other[key][1], variances, rtol=1e-12)
+            for key, (values, variances) in ref.items():  # added in plan order: exact
+                np.testing.assert_array_equal(other[key][0], values, err_msg=f"{executor} {key}")
+                np.testing.assert_array_equal(other[key][1], variances)
 
 
 def test_every_selected_event_is_classified_once(results):
@@ -144,7 +142,7 @@ def test_data_has_no_truth_and_unit_weights(results):
 
 def test_mismatched_card_is_refused(dtw_model, mixed_fileset, tmp_path):
     from eventlens.modelcard import RenderConfigMismatch
-    from eventlens.processors.infer import run_inference
+    from eventlens.pipeline.infer import run_inference
     from eventlens.render import RenderConfig
 
     onnx, _ = dtw_model
@@ -194,7 +192,7 @@ def test_condor_executor_equals_iterative(
     condor_pool, condor_tmp, dtw_model, mixed_fileset, results
 ):
     """``eventlens infer --executor condor``: an HTCondorCluster worker, same histograms."""
-    from eventlens.condor.cluster import condor_inference
+    from eventlens.pipeline.infer import run_inference
 
     onnx, _ = dtw_model
     public = condor_tmp / "infer"
@@ -213,20 +211,22 @@ def test_condor_executor_equals_iterative(
         ds["files"] = files
     # one worker job: the two-worker HTCondorCluster equality is tested for the selection
     # (tests/test_condor.py); here the point is the model + card reaching the job user's worker
-    out = condor_inference(model, fs, public / "out", workers=1, chunksize=100, status=False)
+    out = run_inference(
+        model, fs, public / "out", executor="condor", workers=1, chunksize=100, status=False
+    )
     ref = results[0]["iterative"]
     for name in ("mass", "score"):
         a, b = by_category(ref["hists"][name]), by_category(out["hists"][name])
         assert sorted(a) == sorted(b)
         for key in a:
-            np.testing.assert_allclose(b[key][0], a[key][0], rtol=1e-12, err_msg=str(key))
+            np.testing.assert_array_equal(b[key][0], a[key][0], err_msg=str(key))
 
 
 def test_table_model_fills_mgg_histograms(toy_samples, tmp_path):
     """The shipped adversarial H→γγ classifier takes the photons' table, not images."""
     from conftest import REPO
     from eventlens.modelcard import card_table_spec, load_model_card
-    from eventlens.processors.infer import run_inference
+    from eventlens.pipeline.infer import run_inference
 
     model = REPO / "onnx_models" / "hgg_ann.onnx"
     if not model.exists():
@@ -250,7 +250,7 @@ def test_shipped_dtw_model_on_real_cms_nanoaod(nanoaod_dir, tmp_path, name):
     """The shipped models (image CNN, object-table FFN), unchanged, on real CMS files:
     2018 data, DY and tt̄ simulation."""
     from conftest import REPO
-    from eventlens.processors.infer import run_inference
+    from eventlens.pipeline.infer import run_inference
 
     model = REPO / "onnx_models" / f"{name}.onnx"
     if not model.exists():

@@ -61,7 +61,7 @@ def test_mass_definition_from_the_manifest(tmp_path):
     assert mass_definition(tmp_path) is None
     (tmp_path / "manifest.json").write_text(json.dumps({"mass_definition": "m [GeV]"}))
     assert mass_definition(tmp_path) == "m [GeV]"
-    assert mass_definition(tmp_path / "inference.coffea") == "m [GeV]"
+    assert mass_definition(tmp_path / "inference.json") == "m [GeV]"
 
 
 def test_ratio_hides_bins_without_simulation_or_data():

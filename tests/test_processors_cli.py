@@ -8,14 +8,14 @@ import logging
 import pytest
 
 from eventlens.cli import main
-from eventlens.processors.table import MANIFEST, load_table
+from eventlens.pipeline.table import MANIFEST, load_table
 from nanoaod_toy import fileset
 
 pytestmark = pytest.mark.filterwarnings("ignore:Missing cross-reference index:RuntimeWarning")
 
 
 def test_select_cli_writes_everything(toy_samples, tmp_path):
-    from coffea.util import load
+    from eventlens.pipeline.finish import read_hists
 
     fs_path = tmp_path / "fileset.json"
     fs_path.write_text(json.dumps(fileset(toy_samples, ["jpsi", "upsilon"])))
@@ -27,7 +27,7 @@ def test_select_cli_writes_everything(toy_samples, tmp_path):
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["task"] == "dimuon" and manifest["luminosity_pb"] == 100.0
     assert manifest["rows"] == len(load_table(out)) > 0
-    results = load(out / "results.coffea")
+    results = read_hists(out)
     assert set(results["hists"]) == {"mass", "met", "nobjects", "nbtag"}
     assert (
         json.loads((out / "cutflow.json").read_text()) == results["cutflow"] == manifest["cutflow"]

@@ -10,10 +10,10 @@ import pytest
 import uproot
 
 from eventlens.errors import InputFileError
+from eventlens.pipeline.select import run_selection
+from eventlens.pipeline.table import TABLE_SCHEMA, load_table, table_files
 from eventlens.processors.cutflow import check_balance
 from eventlens.processors.labels import window_labels
-from eventlens.processors.select import run_selection
-from eventlens.processors.table import TABLE_SCHEMA, load_table, table_files
 from eventlens.processors.tasks import load_config
 
 # NanoAODSchema's notes on cross-references the processors do not use

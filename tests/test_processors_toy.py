@@ -8,9 +8,9 @@ import pytest
 import uproot
 
 from eventlens.errors import ConfigError, InputFileError
+from eventlens.pipeline.select import run_selection
+from eventlens.pipeline.table import load_table, read_manifest
 from eventlens.processors.cutflow import check_balance
-from eventlens.processors.select import run_selection
-from eventlens.processors.table import load_table, read_manifest
 from eventlens.processors.tasks import load_config
 from nanoaod_toy import (
     TASK_PROCESSES,
@@ -221,8 +221,8 @@ def test_corrupt_basket_mid_file(toy_samples, tmp_path):
 
 def test_remote_open_data_error_is_plain(tmp_path):
     """The shipped CMS Open Data fileset: real root:// paths, unreachable from here."""
+    from eventlens.pipeline.fileset import load_fileset
     from eventlens.processors.config import default_config_dir
-    from eventlens.processors.fileset import load_fileset
 
     path = default_config_dir().parent / "filesets" / "cms_opendata_2016.json"
     datasets = load_fileset(path)
@@ -239,10 +239,21 @@ def test_remote_open_data_error_is_plain(tmp_path):
     assert "XRootD" in message and "\n" not in message
 
 
+def test_process_outside_the_classes_is_kept_as_other(toy_samples, tmp_path):
+    """A full analysis fileset (here: H->4mu in a DTW run) runs in one go: the dataset is
+    selected under its own name with label -1 ("other"), and a note says so."""
+    fs = fileset(toy_samples, ["dy", "higgs_4mu"])
+    res = select("dtw", fs, tmp_path / "a")
+    assert res.manifest["datasets"]["higgs_4mu"]["class"] == -1
+    assert res.manifest["datasets"]["dy"]["class"] == 0
+    assert any("'higgs_4mu' is not a class of task dtw" in n for n in res.manifest["notes"])
+    rows = load_table(tmp_path / "a")
+    labels = np.asarray(rows.label[rows.dataset == "higgs_4mu"]).tolist()
+    assert labels and set(labels) == {-1}
+    assert "higgs_4mu" in list(res.hists["mass"].axes["dataset"])
+
+
 def test_config_errors_before_processing(toy_samples, tmp_path):
-    fs = fileset(toy_samples, ["dy", "upsilon"])
-    with pytest.raises(ConfigError, match=r"dataset 'upsilon' .* is not a class of task dtw"):
-        select("dtw", fs, tmp_path / "a")
     bad_meta = {"dy": {"files": [str(toy_samples["dy"])], "metadata": {"dataset": "x"}}}
     with pytest.raises(ConfigError, match="reserved by coffea"):
         select("dimuon", bad_meta, tmp_path / "b")
@@ -254,10 +265,13 @@ def test_output_folder_is_not_silently_reused(toy_samples, tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         select("dimuon", fs, tmp_path)
     (tmp_path / "tables" / "stale.parquet").write_bytes(b"")
+    (tmp_path / "my_notes.txt").write_text("mine")  # not eventlens': carried over
     res = select("dimuon", fs, tmp_path, overwrite=True, luminosity_pb=1.0)
     assert not (tmp_path / "tables" / "stale.parquet").exists()
+    assert (tmp_path / "my_notes.txt").read_text() == "mine"
     assert read_manifest(tmp_path)["luminosity_pb"] == 1.0
     assert res.manifest["rows"] == len(load_table(tmp_path))
+    assert not tmp_path.with_name(tmp_path.name + ".incomplete").exists()
 
 
 def test_simulation_without_xsec_keeps_bare_genweight(toy_samples, tmp_path):

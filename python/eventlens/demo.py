@@ -74,7 +74,7 @@ def _samples(s: DemoSettings, name: str, seed: int) -> Path:
 
 
 def _select(s: DemoSettings, fileset: Path) -> Path:
-    from .processors.select import run_selection
+    from .pipeline.select import run_selection
     from .processors.tasks import load_config
 
     out = s.output / "selected" / s.task
@@ -117,7 +117,7 @@ def _export(s: DemoSettings, run: Path) -> Path:
 
 
 def _infer(s: DemoSettings, model: Path, mc: Path, pseudo: Any) -> Path:
-    from .processors.infer import run_inference
+    from .pipeline.infer import run_inference
 
     fileset = json.loads(mc.read_text())
     fileset.update(pseudo.fileset_entry())

@@ -16,10 +16,8 @@ from .select import add_run_arguments, run_options
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..processors.infer import run_inference
+    from ..pipeline.infer import run_inference
 
-    if args.executor == "condor":  # dask workers as HTCondor jobs (eventlens.condor)
-        from ..condor.cluster import condor_inference as run_inference
     run_inference(
         args.model,
         args.fileset,

@@ -1,8 +1,9 @@
-"""``eventlens merge OUTDIR``: add the job outputs of an ``eventlens condor-submit`` batch.
+"""``eventlens merge OUT``: finish a run submitted with ``eventlens condor-submit``.
 
-Every job of the plan must have delivered its output, processed exactly its
-chunks and counted its events in the cutflow; otherwise nothing is written and
-the missing or failed jobs are named (see ``eventlens.condor.merge``).
+Every chunk of the plan must have its result (written by the jobs into
+OUT.incomplete/chunks); otherwise nothing is written and the missing or failed
+jobs are named (see ``eventlens.condor.merge``).  Then the run is finished
+exactly like any other: OUT/manifest.json, cutflow.json, hists.json, tables.
 """
 
 from __future__ import annotations
@@ -17,25 +18,18 @@ log = logging.getLogger(__name__)
 def run(args: argparse.Namespace) -> int:
     from ..condor.merge import merge
 
-    result = merge(args.outdir, args.output)
-    for dataset, entries in result.summary["datasets"].items():
-        log.info("  %-24s %10d events", dataset, entries)
+    result = merge(args.out)
+    for dataset, info in result.manifest["datasets"].items():
+        log.info("  %-24s %10d events", dataset, info.get("entries", 0))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "merge",
-        help="merge the job outputs of an HTCondor batch, checking none is missing",
+        help="finish an HTCondor batch run, checking no job is missing",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("outdir", type=Path, help="the batch folder given to condor-submit -o")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        default=None,
-        help="merged output file (default OUTDIR/merged.coffea)",
-    )
+    p.add_argument("out", type=Path, help="the output folder given to condor-submit -o")
     p.set_defaults(func=run)

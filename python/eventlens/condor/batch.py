@@ -1,17 +1,25 @@
-"""Batch mode: cut a fileset into N HTCondor jobs, submit them, wait for them.
+"""Batch mode: a run's chunks as N HTCondor jobs — the ``batch`` executor of the pipeline.
 
-``OUTDIR`` layout (everything a person needs to see what ran)::
+The run (:mod:`eventlens.pipeline.run`) has planned its chunks and written
+its ``run.json`` (the plan and the data-only :class:`~eventlens.pipeline.spec.RunSpec`)
+into its staging folder ``OUT.incomplete``.  This module cuts the chunks into
+jobs along coffea's chunk boundaries and submits them; each job
+(:mod:`.job`) rebuilds the processor from ``run.json`` and writes each chunk's
+result into ``OUT.incomplete/chunks`` exactly as the other executors do, and
+``eventlens merge OUT`` (:mod:`.merge`) runs the pipeline's finish step.
+Nothing is pickled: the jobs read JSON and write JSON.
 
-    batch.json          the plan: jobs, their chunks and entries, cluster id, pool, python
-    processor.coffea    the pickled processor + schema (coffea.util.save)
+``OUT.incomplete/batch/`` (everything a person needs to see what ran)::
+
+    batch.json          jobs, their chunks and entries, cluster id, pool, python
     submit.sub          the rendered submit description (condor/eventlens.sub.in)
     jobs.txt            one job name per line (the submit file's queue list)
     jobs/jobs.log       HTCondor's user log of all jobs
-    jobs/job-000/       job.json (its chunks), job.out/job.err, then output.coffea or error.json
+    jobs/job-000/       job.json (its chunks), job.out/job.err, then done.json or error.json
 
 The jobs run as an unprivileged user (see :mod:`.access`): every path they
-need is checked before anything is submitted, and their folders are handed
-to that user when root submits.
+need is checked before anything is submitted, and the folders they write are
+handed to that user when root submits.
 """
 
 from __future__ import annotations
@@ -28,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from eventlens.errors import EventLensError
-from eventlens.io import atomic_path, write_json
+from eventlens.io import write_json
+from eventlens.pipeline import chunks as chunklib
 
-from . import chunks as chunklib
 from . import schedd as sd
 from .access import Identity, Need, check, make_job_dir
-from .job import ERROR, JOB_SPEC, OUTPUT
+from .job import DONE, ERROR, JOB_SPEC
 from .settings import CondorSettings
 from .worker_env import resolve
 
@@ -42,13 +50,8 @@ log = logging.getLogger(__name__)
 CONDOR_DIR = Path(__file__).resolve().parents[3] / "condor"
 TEMPLATE = CONDOR_DIR / "eventlens.sub.in"
 WRAPPER = CONDOR_DIR / "job.sh"
-MANIFEST, PROCESSOR, SUBMIT, JOBS_TXT, USER_LOG = (
-    "batch.json",
-    "processor.coffea",
-    "submit.sub",
-    "jobs.txt",
-    "jobs/jobs.log",
-)
+BATCH_DIR = "batch"
+MANIFEST, SUBMIT, JOBS_TXT, USER_LOG = ("batch.json", "submit.sub", "jobs.txt", "jobs/jobs.log")
 
 
 class BatchError(EventLensError):
@@ -90,42 +93,22 @@ class Batch:
 
 
 def prepare(
-    outdir: str | Path,
-    fileset: Mapping[str, Any],
-    processor: Any,
+    staging: Any,
+    items: Sequence[Any],
     jobs: int,
-    chunksize: int = 100_000,
-    *,
-    treename: str = "Events",
-    schema: Any = None,
-    runner_options: Mapping[str, Any] | None = None,
-    run_options: Mapping[str, Any] | None = None,
-    writable_dirs: Sequence[str | Path] = (),
-    per_chunk: bool = True,
-    overwrite: bool = False,
+    spec: Any,
 ) -> Batch:
-    """Plan the jobs and write everything they read; nothing is submitted yet.
+    """Cut ``items`` (the run's chunks still to do) into ``jobs`` jobs; nothing is submitted.
 
-    ``writable_dirs``: folders the processor itself writes into from the jobs
-    (e.g. the table chunks of ``eventlens select``); handed to the job user
-    and checked at submission like the job folders.  ``per_chunk``: jobs keep
-    each chunk's output, so the merge adds them in the Iterative executor's
-    order (bit-identical sums); False saves one subtotal per job (smaller files).
+    ``staging`` is the run's :class:`~eventlens.pipeline.outdir.Staging`;
+    ``spec`` its RunSpec (which folders the jobs write).
     """
-    from coffea.nanoevents import NanoAODSchema
-    from coffea.util import save
+    from eventlens.pipeline.spec import INFER, SCORES_DIR
+    from eventlens.pipeline.table import TABLES_DIR
 
-    outdir = Path(outdir).resolve()
-    if (outdir / MANIFEST).exists() and not overwrite:
-        raise FileExistsError(f"{outdir} already holds a batch; pass --overwrite to replace it")
-    items = [
-        chunklib.to_json(i)
-        for i in chunklib.work_items(
-            fileset, chunksize, treename, schema, (runner_options or {}).get("metadata_cache")
-        )
-    ]
-    groups = chunklib.split(items, jobs)
-    if len(groups) < jobs:
+    outdir = staging.path / BATCH_DIR
+    groups = chunklib.split([chunklib.to_json(i) for i in items], jobs) if items else []
+    if len(groups) < jobs and items:
         log.warning(
             "only %d chunk(s): %d job(s) instead of %d (a smaller --chunksize gives more)",
             len(items),
@@ -133,64 +116,54 @@ def prepare(
             jobs,
         )
     outdir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(outdir / PROCESSOR) as tmp:
-        opts = {k: v for k, v in (runner_options or {}).items() if k != "metadata_cache"}
-        save(
-            {
-                "processor": processor,
-                "schema": schema or NanoAODSchema,
-                "runner_options": opts,
-                "run_options": dict(run_options or {}),
-            },
-            tmp,
-        )
+    writable = [staging.chunks, staging.path / TABLES_DIR]
+    if spec.kind == INFER and spec.scores:
+        writable.append(staging.path / SCORES_DIR)
+    reads = [str(staging.path / "run.json")]
+    if spec.model:
+        from eventlens.modelcard import card_path
+
+        reads += [spec.model, str(card_path(Path(spec.model)))]
     width = max(3, len(str(len(groups) - 1)))
-    job_list = []
-    for n, group in enumerate(groups):
-        name = f"job-{n:0{width}d}"
-        job_list.append(
-            {"name": name, "chunks": group, "entries": chunklib.entries_by_dataset(group)}
-        )
+    job_list = [
+        {
+            "name": f"job-{n:0{width}d}",
+            "chunks": group,
+            "entries": chunklib.entries_by_dataset(group),
+        }
+        for n, group in enumerate(groups)
+    ]
     manifest = {
-        "format": "eventlens-condor-batch/1",
+        "format": "eventlens-condor-batch/2",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "chunksize": chunksize,
-        "treename": treename,
-        "datasets": chunklib.entries_by_dataset(items),
+        "run": str(staging.path),
+        "datasets": chunklib.entries_by_dataset([c for j in job_list for c in j["chunks"]]),
         "n_chunks": len(items),
-        "writable_dirs": [str(Path(d).resolve()) for d in writable_dirs],
+        "writable_dirs": [str(d) for d in writable],
+        "reads": reads,
         "jobs": job_list,
     }
     write_json(outdir / MANIFEST, manifest)
     for job in job_list:
         jobdir = outdir / "jobs" / job["name"]
         jobdir.mkdir(parents=True, exist_ok=True)
-        for stale in (OUTPUT, ERROR, "job.out", "job.err"):
+        for stale in (DONE, ERROR, "job.out", "job.err"):
             (jobdir / stale).unlink(missing_ok=True)
         write_json(
             jobdir / JOB_SPEC,
-            {
-                "name": job["name"],
-                "chunks": job["chunks"],
-                "chunksize": chunksize,
-                "per_chunk": per_chunk,
-                "processor": str(outdir / PROCESSOR),
-            },
+            {"name": job["name"], "chunks": job["chunks"], "run": str(staging.path)},
         )
     (outdir / JOBS_TXT).write_text("".join(f"{j['name']}\n" for j in job_list))
     (outdir / USER_LOG).unlink(missing_ok=True)
-    log.info(
-        "batch %s: %d chunk(s) of %s entries in %d job(s)",
-        outdir,
-        len(items),
-        chunksize,
-        len(job_list),
-    )
+    log.info("batch %s: %d chunk(s) in %d job(s)", outdir, len(items), len(job_list))
     return Batch(outdir, manifest)
 
 
-def submit(batch: Batch, settings: CondorSettings) -> str:
+def submit(batch: Batch, settings: CondorSettings | None = None) -> str:
     """Check the pool and every path, render submit.sub, submit; returns the cluster id."""
+    from .settings import load
+
+    settings = settings or load()
     target = sd.resolve_target(settings.pool)
     with sd.activated(target):
         sd.check_reachable(target, settings.pool.timeout)
@@ -242,7 +215,7 @@ def _check_paths(batch: Batch, python_needs: tuple[Need, ...], who: Identity) ->
         ),
         *python_needs,
         Need(WRAPPER, "job wrapper", "rx"),
-        Need(batch.outdir / PROCESSOR, "pickled processor"),
+        *(Need(Path(p), "run description / model") for p in batch.manifest.get("reads", [])),
         Need(batch.outdir / "jobs", "jobs folder (user log)", "w"),
         *(Need(Path(f), "input file") for f in inputs if "://" not in f),
         *(Need(batch.job_dir(j["name"]), f"job folder {j['name']}", "w") for j in batch.jobs),
@@ -291,13 +264,19 @@ def credential_directives(settings: CondorSettings) -> dict[str, str]:
 
 
 def wait(
-    batch: Batch, settings: CondorSettings, timeout: float = 3600.0, poll: float = 2.0
+    batch: Batch,
+    settings: CondorSettings | None = None,
+    timeout: float = 3600.0,
+    poll: float = 2.0,
 ) -> dict[str, dict[str, Any]]:
     """Wait until no job of the batch is idle or running; a held job ends the wait at once.
 
     Returns the final state per job name.  Raises BatchError naming held jobs
     (with HTCondor's hold reason) or the jobs still queued at ``timeout``.
     """
+    from .settings import load
+
+    settings = settings or load()
     ids = batch.job_ids()
     if not ids:
         raise BatchError(f"{batch.outdir}: batch was never submitted")

@@ -354,80 +354,24 @@ def condor_executor(
             raise
 
 
-def condor_selection(
-    task: str,
-    fileset: Any,
-    output_dir: str | Path,
-    *,
-    workers: int = 2,
-    status: bool = True,
-    executor: str = "condor",
+def run_folder_needs(
+    writable: Sequence[str | Path],
+    readable: Sequence[str | Path],
     settings: CondorSettings | None = None,
-    **kwargs: Any,
-) -> Any:
-    """``eventlens select ... --executor condor``: run_selection on HTCondor dask workers.
+) -> list[Need]:
+    """What worker jobs of a run write (handed to the job user now) and read.
 
-    The workers write the table chunks themselves, so ``OUTDIR/tables`` is
-    handed to the job user, and every input file is checked readable by it,
-    before any job is submitted.
+    The workers write the run's chunk results, tables and scores themselves,
+    so those folders are created for the job user before any job starts, and
+    every input is checked readable by that user (``condor_client`` checks
+    the returned needs before submitting).
     """
-    from eventlens.processors.fileset import is_remote, load_fileset
-    from eventlens.processors.select import run_selection
-    from eventlens.processors.table import TABLES_DIR
-
     from .settings import load
 
-    settings = settings or load()
-    target = sd.resolve_target(settings.pool)
-    tables = Path(output_dir).resolve() / TABLES_DIR
-    make_job_dir(tables, target.job_user)
-    inputs = {p for ds in load_fileset(fileset).values() for p in ds.files if not is_remote(p)}
-    needs = [
-        Need(tables, "table output folder", "w"),
-        *(Need(Path(p), "input file") for p in sorted(inputs)),
-    ]
-    with condor_executor(workers, status, settings, needs) as ex:
-        return run_selection(
-            task, fileset, output_dir, executor=ex, workers=workers, status=status, **kwargs
-        )
-
-
-def condor_inference(
-    model: str | Path,
-    fileset: Any,
-    output_dir: str | Path,
-    *,
-    workers: int = 2,
-    status: bool = True,
-    executor: str = "condor",
-    settings: CondorSettings | None = None,
-    **kwargs: Any,
-) -> Any:
-    """``eventlens infer ... --executor condor``: run_inference on HTCondor dask workers.
-
-    The workers open the ONNX model and its card and, with ``scores=True``,
-    write the per-event score files, so those paths are checked (and the scores
-    folder handed to the job user) before any job is submitted.
-    """
-    from eventlens.modelcard import card_path
-    from eventlens.processors.fileset import is_remote, load_fileset
-    from eventlens.processors.infer import SCORES_DIR, run_inference
-
-    from .settings import load
-
-    settings = settings or load()
-    target = sd.resolve_target(settings.pool)
-    inputs = {p for ds in load_fileset(fileset).values() for p in ds.files if not is_remote(p)}
-    needs = [
-        Need(Path(model).resolve(), "ONNX model"),
-        Need(card_path(Path(model).resolve()), "model card"),
-        *(Need(Path(p), "input file") for p in sorted(inputs)),
-    ]
-    if kwargs.get("scores"):
-        scores = Path(output_dir).resolve() / SCORES_DIR
-        make_job_dir(scores, target.job_user)
-        needs.append(Need(scores, "per-event scores folder", "w"))
-    with condor_executor(workers, status, settings, needs) as ex:
-        return run_inference(
-            model, fileset, output_dir, executor=ex, workers=workers, status=status, **kwargs
-        )
+    target = sd.resolve_target((settings or load()).pool)
+    needs = []
+    for d in writable:
+        make_job_dir(Path(d), target.job_user)
+        needs.append(Need(Path(d), "run output folder", "w"))
+    needs += [Need(Path(p), "input file") for p in sorted({str(p) for p in readable})]
+    return needs

@@ -1,14 +1,15 @@
 """One batch job: ``python -m eventlens.condor.job JOBDIR`` (started by ``condor/job.sh``).
 
-Reads ``JOBDIR/job.json`` (its chunks of the fileset) and the batch's pickled
-processor, runs the chunks with coffea's Iterative executor, and saves
-``JOBDIR/output.coffea`` atomically: a merge never sees half a file.  On
-failure it writes ``JOBDIR/error.json`` (also atomically) and exits 1, so
-HTCondor's ``max_retries`` re-runs it and ``eventlens merge`` can name the job
-and the error.
-
-``postprocess`` is *not* applied here: it belongs after the merge, exactly as
-the Iterative executor applies it once to the whole output.
+Reads ``JOBDIR/job.json`` (its chunks and the run's staging folder), rebuilds
+the run's processor from the data-only ``run.json`` there
+(:class:`~eventlens.pipeline.spec.RunSpec`), and runs its chunks with
+coffea's Iterative executor through the pipeline's
+:func:`~eventlens.pipeline.execute.run_chunks` — so each chunk's result lands
+in ``OUT.incomplete/chunks`` exactly as with every other executor.  A chunk
+already there (a re-run job) is skipped.  At the end it writes
+``JOBDIR/done.json`` (host, time, chunks) atomically; on failure
+``JOBDIR/error.json`` and exit status 1, so HTCondor's ``max_retries``
+re-runs it and ``eventlens merge`` can name the job and the error.
 """
 
 from __future__ import annotations
@@ -26,72 +27,45 @@ from typing import Any
 
 log = logging.getLogger("eventlens.condor.job")
 
-JOB_SPEC, OUTPUT, ERROR = "job.json", "output.coffea", "error.json"
-
-
-class ProcessOnly:
-    """The processor's ``process`` without its ``postprocess`` (applied after the merge)."""
-
-    def __init__(self, processor: Any) -> None:
-        self.processor = processor
-
-    def __call__(self, events: Any) -> Any:
-        return self.processor.process(events)
+JOB_SPEC, DONE, ERROR = "job.json", "done.json", "error.json"
 
 
 def run(jobdir: Path) -> dict[str, Any]:
-    """Process this job's chunks; return what goes into ``output.coffea``.
-
-    With ``per_chunk`` (the default) each chunk's output is kept separately,
-    so that ``eventlens merge`` can add all chunks of all jobs in the order the
-    Iterative executor adds them: floating-point sums then agree bit for bit
-    (adding job subtotals instead differs in the last digits).
-    """
+    """Process this job's chunks; return what goes into ``done.json``."""
     from coffea import processor
-    from coffea.util import load
 
-    from .chunks import from_json, key
+    from eventlens.pipeline import chunks as chunklib
+    from eventlens.pipeline.execute import run_chunks
+    from eventlens.pipeline.outdir import SUFFIX, Staging
+    from eventlens.pipeline.spec import RunSpec
 
     spec = json.loads((jobdir / JOB_SPEC).read_text())
-    batch = load(spec["processor"])
-    items = [from_json(d) for d in spec["chunks"]]
+    staging_dir = Path(spec["run"])
+    staging = Staging.of(staging_dir.with_name(staging_dir.name.removesuffix(SUFFIX)))
+    info = staging.run_info()
+    run_spec = RunSpec.from_json(info["spec"])
+    items = [chunklib.from_json(d) for d in spec["chunks"]]
+    todo = [i for i in items if not (staging.chunks / f"{chunklib.name_of(i)}.json.gz").exists()]
     t0 = time.monotonic()
-    runner = processor.Runner(
-        executor=processor.IterativeExecutor(status=False),
-        schema=batch["schema"],
-        chunksize=spec["chunksize"],
-        **batch.get("runner_options", {}),
-    )
-    proc = ProcessOnly(batch["processor"])
-    options = batch.get("run_options", {})
-    result: dict[str, Any] = {"job": spec["name"]}
-    if spec.get("per_chunk", True):
-        outputs = []
-        for item in items:
-            wrapped = runner.run([item], proc, **options)
-            done = [key(_item_dict(i)) for i in wrapped.get("processed", ())]
-            outputs.append((done[0] if len(done) == 1 else None, wrapped["out"]))
-        result["chunks"] = [[k, out] for k, out in outputs]
-        result["processed"] = sorted(k for k, _ in outputs if k is not None)
-    else:
-        wrapped = runner.run(items, proc, **options)
-        result["output"] = wrapped["out"]
-        result["processed"] = sorted(key(_item_dict(i)) for i in wrapped.get("processed", ()))
-    result.update(
-        host=socket.gethostname(),
-        uid=os.getuid(),
-        seconds=time.monotonic() - t0,
-        python=sys.executable,
-    )
-    return result
+    if todo:
+        from eventlens.processors.inputs import needs_of
 
-
-def _item_dict(item: Any) -> dict[str, Any]:
+        proc = run_spec.build(staging.path)
+        run_chunks(
+            todo,
+            proc,
+            staging.chunks,
+            processor.IterativeExecutor(status=False),
+            filter_names=needs_of(run_spec.load_config()).filter_names(),
+        )
     return {
-        "dataset": item.dataset,
-        "filename": item.filename,
-        "entrystart": item.entrystart,
-        "entrystop": item.entrystop,
+        "job": spec["name"],
+        "chunks": [chunklib.name_of(i) for i in items],
+        "skipped_done": len(items) - len(todo),
+        "host": socket.gethostname(),
+        "uid": os.getuid(),
+        "seconds": time.monotonic() - t0,
+        "python": sys.executable,
     }
 
 
@@ -107,16 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MPLCONFIGDIR", scratch)
     if not os.access(os.environ.get("HOME", "/nonexistent"), os.W_OK):
         os.environ["HOME"] = scratch
-    from coffea.util import save
-
-    from eventlens.io import atomic_path, write_json
+    from eventlens.io import write_json
 
     (jobdir / ERROR).unlink(missing_ok=True)
     log.info("job %s on %s as uid %d", jobdir.name, socket.gethostname(), os.getuid())
     try:
         result = run(jobdir)
-        with atomic_path(jobdir / OUTPUT) as tmp:
-            save(result, tmp)
+        write_json(jobdir / DONE, result)
     except Exception as exc:
         log.exception("job %s failed", jobdir.name)
         write_json(
@@ -130,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     log.info(
-        "job %s done: %d chunks in %.1f s", jobdir.name, len(result["processed"]), result["seconds"]
+        "job %s done: %d chunks in %.1f s", jobdir.name, len(result["chunks"]), result["seconds"]
     )
     return 0
 

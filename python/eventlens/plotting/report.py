@@ -1,6 +1,6 @@
 """``eventlens plot``: every figure of an inference run, and an index page.
 
-Reads ``inference.coffea`` (written by ``eventlens infer``) and draws, as PNG
+Reads ``inference.json`` (written by ``eventlens infer``; data only) and draws, as PNG
 and PDF with file names that say what they show:
 
 * ``mass_predicted_<class>``: the mass spectrum of each predicted class,
@@ -36,13 +36,14 @@ log = logging.getLogger(__name__)
 
 
 def load_inference(path: str | Path) -> dict[str, Any]:
-    from coffea.util import load
+    """The data-only ``inference.json`` of an ``eventlens infer`` folder (never unpickled)."""
+    from ..pipeline.infer import INFERENCE, read_inference
 
     path = Path(path)
-    file = path / "inference.coffea" if path.is_dir() else path
+    file = path / INFERENCE if path.is_dir() else path
     if not file.exists():
         raise FileNotFoundError(f"{file}: no inference output (run `eventlens infer` first)")
-    return load(file)
+    return read_inference(file)
 
 
 def mass_definition(path: str | Path) -> str | None:

@@ -1,15 +1,19 @@
-"""coffea work items (file + entry range) <-> JSON, and splitting them into jobs.
+"""Chunks: coffea work items (file + entry range), their names, JSON, and jobs of them.
 
-Batch jobs are cut along the chunk boundaries coffea's own Runner would use
-for the same ``chunksize``, so each job processes exactly the chunks the
-Iterative executor processes, and the merged output can be compared to it
-exactly.  Work items travel as JSON (the per-job fileset), readable by a
+Chunks are cut along the boundaries coffea's own Runner uses for the same
+``chunksize``, so every executor — HTCondor batch jobs included — processes
+exactly the chunks the Iterative executor processes.  A chunk's
+:func:`chunk_name` names every file written for it (its results, its table,
+its scores).  Work items travel as JSON (a batch job's share), readable by a
 person and by the job.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from eventlens.errors import EventLensError
@@ -63,9 +67,19 @@ def from_json(d: Mapping[str, Any]) -> Any:
     )
 
 
-def key(d: Mapping[str, Any]) -> str:
-    """A chunk's identity: dataset, file, entry range."""
-    return f"{d['dataset']}|{d['filename']}|{d['entrystart']}-{d['entrystop']}"
+def chunk_name(dataset: str, filename: str, start: int, stop: int) -> str:
+    """A chunk's file-name-safe identity: unique per (dataset, input file, entry range)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(filename.split("?")[0]).stem)[:60]
+    digest = hashlib.sha1(filename.encode()).hexdigest()[:8]
+    safe_ds = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
+    return f"{safe_ds}__{stem}-{digest}__{start}-{stop}"
+
+
+def name_of(item: Any) -> str:
+    """:func:`chunk_name` of a coffea WorkItem or of its JSON form."""
+    if isinstance(item, Mapping):
+        return chunk_name(item["dataset"], item["filename"], item["entrystart"], item["entrystop"])
+    return chunk_name(item.dataset, item.filename, item.entrystart, item.entrystop)
 
 
 def split(items: Sequence[dict[str, Any]], jobs: int) -> list[list[dict[str, Any]]]:

@@ -9,7 +9,7 @@ CPU), and the weighted histograms of :mod:`eventlens.inference.hists` are
 filled: mass per predicted class (split by true class) and every class's score.
 
 Optionally each chunk's per-event scores go to Parquet (atomically, one file
-per chunk), and a few example events per predicted class are kept for the
+per chunk, named after the chunk), and a few example events per predicted class are kept for the
 gallery of ``eventlens plot``.
 """
 
@@ -83,7 +83,7 @@ class InferenceProcessor(TaskProcessor):
         )
         self.scores_dir = None if scores_dir is None else str(scores_dir)
 
-    def after_selection(self, result: ChunkResult, dataset: str) -> dict[str, Any]:
+    def after_selection(self, result: ChunkResult, dataset: str, chunk: str) -> dict[str, Any]:
         m = self.config.histograms.mass
         booked = infer_hists.book(self.classes, m.bins, (m.start, m.stop))
         n = len(result.label)
@@ -111,7 +111,7 @@ class InferenceProcessor(TaskProcessor):
         return {
             "inference": booked,
             "examples": self._examples(result, probs, predicted, dataset),
-            "scores": self._write_scores(result, probs, predicted, dataset),
+            "scores": self._write_scores(result, probs, predicted, dataset, chunk),
         }
 
     def _examples(
@@ -134,7 +134,12 @@ class InferenceProcessor(TaskProcessor):
         return out
 
     def _write_scores(
-        self, result: ChunkResult, probs: np.ndarray, predicted: np.ndarray, dataset: str
+        self,
+        result: ChunkResult,
+        probs: np.ndarray,
+        predicted: np.ndarray,
+        dataset: str,
+        chunk: str,
     ) -> dict[str, dict[str, int]]:
         if self.scores_dir is None:
             return {}
@@ -142,8 +147,7 @@ class InferenceProcessor(TaskProcessor):
         import pyarrow.parquet as pq
 
         ids = result.ids
-        first = int(ids["event"][0])
-        name = f"{dataset}-{int(ids['run'][0])}-{first}-{len(probs)}.parquet"
+        name = chunk
         table = pa.table(
             {
                 "run": ids["run"],

@@ -57,9 +57,7 @@ come from mass windows), ``weight_mode``, ``xsec``, ``sumw``, ``sumw_source``,
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -71,6 +69,8 @@ import pyarrow.parquet as pq
 
 from eventlens.io import atomic_path
 from eventlens.objects import OBJECT_FIELDS
+
+from .chunks import chunk_name
 
 MANIFEST = "manifest.json"
 TABLES_DIR = "tables"
@@ -101,11 +101,8 @@ TABLE_SCHEMA = pa.schema(
 
 
 def table_name(dataset: str, filename: str, start: int, stop: int) -> str:
-    """File name of one chunk's table: unique per (dataset, input file, entry range)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(filename.split("?")[0]).stem)[:60]
-    digest = hashlib.sha1(filename.encode()).hexdigest()[:8]
-    safe_ds = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
-    return f"{safe_ds}__{stem}-{digest}__{start}-{stop}.parquet"
+    """File name of one chunk's table (the chunk's name, :func:`.chunks.chunk_name`)."""
+    return chunk_name(dataset, filename, start, stop) + ".parquet"
 
 
 def build_table(

@@ -29,8 +29,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from eventlens.errors import ConfigError, InputFileError
-
-from .inputs import MissingBranchError, Needs, resolve_branches
+from eventlens.processors.inputs import MissingBranchError, Needs, resolve_branches
 
 log = logging.getLogger(__name__)
 

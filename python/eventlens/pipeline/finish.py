@@ -1,0 +1,214 @@
+"""Step 3 of every run: add up the chunks, check every event is accounted for, write.
+
+The chunk results (:mod:`.execute`) are read from ``OUT.incomplete/chunks``
+and added in the plan's chunk order — the Iterative executor's — so floating
+point sums are identical whichever executor ran them.  Then, in order:
+
+* chunks that could not be read (corrupt baskets) stop the run with one line,
+  or with ``skip_bad_files`` are listed under ``skipped`` in the manifest;
+* every dataset's cutflow must add up and match the entries planned;
+* ``hists.json`` (histograms + cutflow, data-only: :mod:`.results`),
+  ``cutflow.json``/``.txt``, whatever the run kind adds (``extra``), and
+  finally ``manifest.json`` are written, each atomically; the chunk results
+  are removed and the staging folder takes the place of ``OUT``.
+
+HTCondor batch runs call the same :func:`finish` once their jobs are done
+(``eventlens merge``), so every executor writes the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eventlens import __version__
+from eventlens.errors import EventLensError, InputFileError
+from eventlens.io import atomic_path, write_json
+from eventlens.objects import ObjectType
+from eventlens.processors import hists
+from eventlens.processors.config import TaskConfig
+from eventlens.processors.cutflow import check_balance, empty_cutflow, format_cutflow
+from eventlens.processors.task import Task
+
+from . import chunks as chunklib
+from . import results
+from .outdir import MANIFEST, Staging
+from .plan import Plan
+from .table import FORMAT, TABLE_SCHEMA, TABLES_DIR
+
+log = logging.getLogger(__name__)
+
+HISTS = "hists.json"
+CUTFLOW_JSON, CUTFLOW_TXT = "cutflow.json", "cutflow.txt"
+
+
+class MissingChunksError(EventLensError):
+    """Some chunks of the plan have no result (jobs missing, failed or still running)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+@dataclass
+class RunOutput:
+    """A finished run: where it is, its manifest, and the added-up processor output."""
+
+    output_dir: Path
+    manifest: dict[str, Any]
+    hists: dict[str, Any]
+    cutflow: dict[str, dict[str, Any]]
+    accumulator: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # the event loop's wall time
+
+
+def collect(staging: Staging, items: Sequence[Any]) -> dict[str, Any]:
+    """Add the chunk results of ``items`` in order; MissingChunksError names the missing ones."""
+    from coffea.processor import accumulate
+
+    paths = [staging.chunks / f"{chunklib.name_of(i)}.json.gz" for i in items]
+    missing = [p.name.removesuffix(".json.gz") for p in paths if not p.exists()]
+    if missing:
+        raise MissingChunksError(
+            f"{staging.path}: {len(missing)} of {len(items)} chunk(s) have no result, first "
+            f"{missing[0]}; rerun with --resume to process them",
+            missing,
+        )
+    return accumulate(results.read(p) for p in paths) if paths else {}
+
+
+def finish(
+    staging: Staging,
+    plan: Plan,
+    items: Sequence[Any],
+    task: Task,
+    cfg: TaskConfig,
+    run_info: Mapping[str, Any],
+    *,
+    skip_bad_files: bool,
+    extra: Callable[[RunOutput, Path], None] | None = None,
+) -> RunOutput:
+    """Check and write the run in ``staging``, then swap it into place (module docstring)."""
+    out = collect(staging, items)
+    failures = sorted(out.get("failures", set()))
+    if failures and not skip_bad_files:
+        first = failures[0][4]
+        more = f" (and {len(failures) - 1} more chunk(s))" if len(failures) > 1 else ""
+        raise InputFileError(f"{first}{more}; rerun with --skip-bad-files to leave them out")
+    skipped = list(plan.skipped)
+    for ds, path, start, stop, reason in failures:
+        log.warning("skipped %s entries %d-%d: %s", path, start, stop, reason)
+        skipped.append(
+            {
+                "dataset": ds,
+                "file": path,
+                "entry_start": start,
+                "entry_stop": stop,
+                "reason": reason,
+            }
+        )
+
+    cutflow = {
+        ds: out.get("cutflow", {}).get(ds, empty_cutflow(task.all_steps)) for ds in plan.datasets
+    }
+    entries = out.get("entries", {})
+    datasets = {name: ds.report() for name, ds in plan.datasets.items()}
+    for ds, cf in cutflow.items():
+        check_balance(cf)
+        processed = sum(entries.get(ds, {}).values())
+        lost = sum(stop - start for d, _, start, stop, _ in failures if d == ds)
+        expected = plan.expected_entries(ds)
+        if processed != cf["read"] or processed + lost != expected:
+            raise RuntimeError(
+                f"dataset {ds}: entries processed {processed} + failed {lost} do not match "
+                f"the files ({expected}) or the cutflow ({cf['read']})"
+            )
+        datasets[ds]["entries"] = processed
+    booked = out.get("hists") or hists.book(cfg)
+    notes = sorted(set(plan.notes) | set(out.get("notes", set())))
+    for note in notes:
+        log.info("note: %s", note)
+
+    folder = staging.path
+    results.write(
+        folder / HISTS,
+        {
+            "task": task.name,
+            "classes": list(cfg.classes),
+            "config_sha256": cfg.digest(),
+            "hists": booked,
+            "cutflow": cutflow,
+        },
+    )
+    write_json(folder / CUTFLOW_JSON, cutflow)
+    text = format_cutflow(cutflow)
+    with atomic_path(folder / CUTFLOW_TXT) as tmp:
+        tmp.write_text(text + "\n")
+    log.info("cutflow (%s):\n%s", task.name, text)
+    files = table_files(out.get("tables", {}), list(plan.datasets))
+    manifest = build_manifest(task, cfg, files, datasets, cutflow, skipped, notes, run_info)
+    result = RunOutput(staging.final, manifest, booked, cutflow, out, run_info.get("seconds", 0.0))
+    if extra is not None:
+        extra(result, folder)
+    write_json(folder / MANIFEST, manifest)
+    shutil.rmtree(staging.chunks, ignore_errors=True)
+    staging.commit()
+    return result
+
+
+def table_files(
+    tables: Mapping[str, Mapping[str, Mapping[str, Any]]], order: list[str]
+) -> list[dict[str, Any]]:
+    """The manifest's file list: dataset order, then input file, then entry range."""
+    rows = []
+    for ds in order:
+        for name, info in tables.get(ds, {}).items():
+            rows.append({"path": f"{TABLES_DIR}/{name}", "dataset": ds, **info})
+    return sorted(rows, key=lambda r: (order.index(r["dataset"]), r["source"], r["entry_start"]))
+
+
+def build_manifest(
+    task: Task,
+    cfg: TaskConfig,
+    files: list[dict[str, Any]],
+    datasets: dict[str, dict[str, Any]],
+    cutflow: dict[str, Any],
+    skipped: list[dict[str, Any]],
+    notes: list[str],
+    run_info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The manifest (keys documented in :mod:`.table`)."""
+    import coffea
+
+    return {
+        "format": FORMAT,
+        "task": task.name,
+        "classes": list(cfg.classes),
+        "mass_definition": task.mass_definition,
+        "columns": {f.name: str(f.type) for f in TABLE_SCHEMA},
+        "object_types": {t.name: int(t) for t in ObjectType},
+        "selection_config": cfg.to_dict(),
+        "selection_config_path": cfg.source,
+        "selection_config_sha256": cfg.digest(),
+        "luminosity_pb": cfg.luminosity_pb,
+        "files": files,
+        "rows": sum(f["rows"] for f in files),
+        "datasets": datasets,
+        "cutflow": cutflow,
+        "skipped": skipped,
+        "notes": notes,
+        **{k: run_info[k] for k in ("executor", "workers", "chunksize")},
+        "eventlens_version": __version__,
+        "coffea_version": coffea.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def read_hists(directory: str | Path) -> dict[str, Any]:
+    """The ``hists.json`` of a finished run (data-only; never unpickled)."""
+    return results.read(Path(directory) / HISTS)

@@ -1,0 +1,228 @@
+"""``eventlens infer``: the task's selection with the ONNX model in the loop.
+
+The run is the one pipeline of :mod:`.run` with
+:class:`~eventlens.processors.inference.InferenceProcessor` (the task's
+selection processor plus the model) instead of the table writer.  Before the
+first chunk the model card is loaded and checked: the ONNX input shape must be
+what the card's render config draws (and a render config given explicitly
+must be the card's).
+
+Outputs in the output folder (all atomic): ``inference.json`` (the inference
+histograms, example events per predicted class, the model card and the
+datasets' metadata; data-only, read with :func:`read_inference`), the
+selection's ``hists.json``, ``cutflow.json``/``.txt`` and ``manifest.json``,
+``summary.json`` (yields per predicted class), and with ``scores=True``
+per-event scores in ``scores/<chunk>.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from eventlens.errors import InputFileError
+from eventlens.inference import OnnxWrapper
+from eventlens.io import write_json
+from eventlens.modelcard import (
+    ModelCardError,
+    card_render_config,
+    card_table_spec,
+    check_render_config,
+    load_model_card,
+)
+from eventlens.processors.inference import EXAMPLES_PER_CLASS
+from eventlens.render import RenderConfig
+
+from . import results
+from .finish import RunOutput
+from .run import PendingRun, RunOptions, run
+from .spec import INFER, SCORES_DIR, RunSpec
+
+log = logging.getLogger(__name__)
+
+INFERENCE = "inference.json"
+SUMMARY = "summary.json"
+__all__ = ["INFERENCE", "SCORES_DIR", "SUMMARY", "read_inference", "run_inference"]
+
+
+def check_model_input(model_path: str | Path, card: dict[str, Any]) -> None:
+    """The ONNX input must take what the card says: the (C, H, W) its render config
+    draws, or the table spec's number of features."""
+    if card["input"].get("kind") == "table":
+        expected, what = [card_table_spec(card).n_features], "table spec fills"
+    else:
+        config = card_render_config(card)
+        expected, what = [config.n_channels, config.height, config.width], "render config draws"
+    shape = OnnxWrapper(model_path, threads=1).input_shape
+    if len(shape) != len(expected) + 1 or list(shape[1:]) != expected:
+        raise ModelCardError(
+            f"{model_path}: the ONNX input has shape {shape}, but its card's {what} "
+            f"(batch, {', '.join(map(str, expected))}); the model and its card do not "
+            "belong together"
+        )
+
+
+def inference_spec(
+    model: str | Path,
+    *,
+    config: str | Path | None = None,
+    render_config: RenderConfig | None = None,
+    luminosity_pb: float | None = None,
+    scores: bool = False,
+    batch_size: int = 1024,
+    threads: int | None = 1,
+) -> RunSpec:
+    """The :class:`RunSpec` of classifying ``model``'s task with ``model`` (an .onnx).
+
+    Checked here, before any file is opened: the card (and, when given, that
+    ``render_config`` is the card's), that the ONNX input is what the card
+    draws, and whether the selection config is the one the model was trained after.
+    """
+    from eventlens.processors.tasks import load_config
+
+    model = Path(model).resolve()
+    if not model.exists():
+        raise InputFileError(f"{model}: no such ONNX model (export one with `eventlens export`)")
+    card = load_model_card(model)
+    if render_config is not None:
+        check_render_config(card, render_config)
+    check_model_input(model, card)
+    cfg = load_config(card["task"], config, luminosity_pb)
+    trained = (card.get("selection") or {}).get("hash")
+    if cfg.digest() != trained:
+        log.warning(
+            "the selection config (%s) is not the one the model was trained after (%s)",
+            cfg.digest(),
+            trained,
+        )
+    return RunSpec(
+        kind=INFER,
+        task=card["task"],
+        config_path=str(Path(cfg.source).resolve()),
+        config_digest=cfg.digest(),
+        luminosity_pb=luminosity_pb,
+        model=str(model),
+        batch_size=batch_size,
+        threads=threads,
+        scores=scores,
+    )
+
+
+def run_inference(
+    model: str | Path,
+    fileset: str | Path | Mapping[str, Any],
+    output_dir: str | Path,
+    *,
+    config: str | Path | None = None,
+    render_config: RenderConfig | None = None,
+    luminosity_pb: float | None = None,
+    scores: bool = False,
+    batch_size: int = 1024,
+    **options: Any,
+) -> dict[str, Any] | PendingRun:
+    """Select, render and classify the events of ``fileset`` with ``model`` (an .onnx).
+
+    ``options`` are the fields of :class:`~.run.RunOptions` (as for
+    :func:`~.select.run_selection`).  With the iterative executor onnxruntime
+    uses every core; other executors get one onnxruntime thread per worker process.
+    Returns the run's ``inference.json`` content (:func:`read_inference`), or
+    the :class:`~.run.PendingRun` of a batch run that was not waited for.
+    """
+    executor = options.get("executor", "iterative")
+    spec = inference_spec(
+        model,
+        config=config,
+        render_config=render_config,
+        luminosity_pb=luminosity_pb,
+        scores=scores,
+        batch_size=batch_size,
+        threads=None if executor == "iterative" else 1,
+    )
+    result = run(spec, fileset, output_dir, RunOptions(**options))
+    if isinstance(result, PendingRun):
+        return result
+    return read_inference(result.output_dir)
+
+
+def inference_outputs(spec: RunSpec) -> Callable[[RunOutput, Path], None]:
+    """The finish step's addition for inference runs: ``inference.json`` and ``summary.json``."""
+
+    def write(result: RunOutput, folder: Path) -> None:
+        _write_outputs(result, load_model_card(spec.model), Path(spec.model), folder)
+
+    return write
+
+
+def _write_outputs(result: RunOutput, card: dict[str, Any], model: Path, folder: Path) -> None:
+    from eventlens.inference import hists as infer_hists
+
+    out, manifest = result.accumulator, result.manifest
+    classes = list(card["classes"])
+    booked = out.get("inference")
+    if booked is None:  # no selected event anywhere
+        m = manifest["selection_config"]["histograms"]["mass"]
+        booked = infer_hists.book(classes, m["bins"], (m["start"], m["stop"]))
+    examples = {cls: evs[:EXAMPLES_PER_CLASS] for cls, evs in out.get("examples", {}).items()}
+    datasets = {
+        name: {
+            "simulation": info["simulation"],
+            "class": info["class"],
+            "metadata": info["metadata"],
+        }
+        for name, info in manifest["datasets"].items()
+    }
+    results.write(
+        folder / INFERENCE,
+        {
+            "model": str(model),
+            "card": {k: v for k, v in card.items() if k != "_path"},
+            "classes": classes,
+            "task": manifest["task"],
+            "hists": booked,
+            "examples": examples,
+            "datasets": datasets,
+            "luminosity_pb": manifest["luminosity_pb"],
+        },
+    )
+    h = booked["mass"]
+    yields = {
+        ds: {
+            cls: float(v)
+            for cls, v in zip(
+                h.axes["predicted"],
+                h[{"dataset": ds, "truth": sum, "mass": sum}].values(),
+                strict=True,
+            )
+        }
+        for ds in h.axes["dataset"]
+    }
+    n_read = sum(cf["read"] for cf in result.cutflow.values())
+    n_selected = sum(cf["selected"] for cf in result.cutflow.values())
+    seconds = result.seconds
+    summary = {
+        "model": card["name"],
+        "task": manifest["task"],
+        "classes": classes,
+        "yields_per_predicted_class": yields,
+        "events_read": n_read,
+        "events_selected": n_selected,
+        "seconds": seconds,
+        "events_per_second": n_read / seconds if seconds > 0 else None,
+        "score_files": sorted(f for files in out.get("scores", {}).values() for f in files),
+    }
+    write_json(folder / SUMMARY, summary)
+    log.info(
+        "inference: %d events read, %d classified in %.1f s; yields per predicted class: %s",
+        n_read,
+        n_selected,
+        seconds,
+        yields,
+    )
+
+
+def read_inference(path: str | Path) -> dict[str, Any]:
+    """The ``inference.json`` of an ``eventlens infer`` folder (or the file itself)."""
+    path = Path(path)
+    return results.read(path / INFERENCE if path.is_dir() else path)
