@@ -32,7 +32,7 @@ def test_failed_overwrite_leaves_the_old_results(toy_samples, tmp_path):
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     broken = corrupt_basket(toy_samples["dy"], tmp_path / "broken.root", "Muon_pt", 0)
     bad = fileset({"jpsi": toy_samples["jpsi"], "dy": broken}, ["jpsi", "dy"])
-    with pytest.raises(InputFileError, match="broken.root"):
+    with pytest.raises(InputFileError, match=r"broken\.root"):
         select(bad, out, chunksize=20, overwrite=True)
     after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before, "the failed rerun changed the earlier results"
