@@ -1,16 +1,16 @@
-"""coffea processors of eventlens (installed as ``eventlens.processors``).
+"""coffea processors of eventlens (installed as ``eventlens.processors``): the physics.
 
-Read top to bottom, a selection run is:
+What a physicist reads, and nothing else — no Runner, no fileset, no output
+folder (those are :mod:`eventlens.pipeline`'s):
 
-``select``     the driver behind ``eventlens select`` (:func:`select.run_selection`)
-``fileset``    loading coffea filesets, checking each file before processing
-``tasks``      the task registry and the YAML config loader (``config``)
-``base``       :class:`base.TaskProcessor`, the ``ProcessorABC`` all tasks share
+``dimuon``, ``dtw``, ``dhjw``, ``hgg``   the tasks: cuts, mass definition (+ YAML config)
+``tasks``      the task registry and the selection-config loader
+``base``       :class:`base.TaskProcessor`, the ``ProcessorABC`` every task runs in
+``inference``  :class:`inference.InferenceProcessor`: the same plus a model in the loop
 ``inputs``     the branches a task reads, from NanoEvents or straight from uproot
 ``task``       what a task is, and the steps every task shares (:func:`task.analyse`)
-``dimuon``, ``dtw``, ``dhjw``, ``hgg``   the four tasks' selections
 ``cuts``, ``kinematics``, ``labels``, ``weights``, ``cutflow``   building blocks
-``hists``, ``table``   the outputs: weighted histograms, Parquet tables + manifest
+``hists``      the weighted histograms every task fills
 
 Importing this package is cheap; coffea is imported by the modules that need it.
 """

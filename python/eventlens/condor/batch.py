@@ -51,7 +51,7 @@ CONDOR_DIR = Path(__file__).resolve().parents[3] / "condor"
 TEMPLATE = CONDOR_DIR / "eventlens.sub.in"
 WRAPPER = CONDOR_DIR / "job.sh"
 BATCH_DIR = "batch"
-MANIFEST, SUBMIT, JOBS_TXT, USER_LOG = ("batch.json", "submit.sub", "jobs.txt", "jobs/jobs.log")
+BATCH_JSON, SUBMIT, JOBS_TXT, USER_LOG = ("batch.json", "submit.sub", "jobs.txt", "jobs/jobs.log")
 
 
 class BatchError(EventLensError):
@@ -72,9 +72,9 @@ class Batch:
     @classmethod
     def open(cls, outdir: str | Path) -> Batch:
         outdir = Path(outdir)
-        path = outdir / MANIFEST
+        path = outdir / BATCH_JSON
         if not path.exists():
-            raise BatchError(f"{outdir} is not a batch folder (no {MANIFEST})")
+            raise BatchError(f"{outdir} is not a batch folder (no {BATCH_JSON})")
         return cls(outdir, json.loads(path.read_text()))
 
     @property
@@ -143,7 +143,7 @@ def prepare(
         "reads": reads,
         "jobs": job_list,
     }
-    write_json(outdir / MANIFEST, manifest)
+    write_json(outdir / BATCH_JSON, manifest)
     for job in job_list:
         jobdir = outdir / "jobs" / job["name"]
         jobdir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +189,7 @@ def submit(batch: Batch, settings: CondorSettings | None = None) -> str:
         job_user=who.name,
         python=str(worker.python),
     )
-    write_json(batch.outdir / MANIFEST, batch.manifest)
+    write_json(batch.outdir / BATCH_JSON, batch.manifest)
     log.info(
         "submitted %d job(s) as cluster %d to %s in %.1f s",
         len(batch.jobs),

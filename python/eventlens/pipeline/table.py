@@ -4,7 +4,7 @@ Layout of an output directory ``DIR`` written by ``eventlens select``::
 
     DIR/manifest.json          what to read (below); written last, atomically
     DIR/tables/<dataset>__<file stem>-<8 hex of the path>__<start>-<stop>.parquet
-    DIR/results.coffea         histograms + cutflow (coffea.util.load)
+    DIR/hists.json             histograms + cutflow (data-only: eventlens.pipeline.results)
     DIR/cutflow.json, DIR/cutflow.txt
 
 Each Parquet file holds the selected events of one chunk (entries
@@ -67,6 +67,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from eventlens.errors import InputFileError
 from eventlens.io import atomic_path
 from eventlens.objects import OBJECT_FIELDS
 
@@ -136,8 +137,20 @@ def write_table(table: pa.Table, path: Path, info: Mapping[str, Any]) -> None:
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
-    """The manifest of a selection output directory."""
-    return json.loads((Path(directory) / MANIFEST).read_text())
+    """The manifest of a selection output folder; InputFileError when it is not one."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        raise InputFileError(
+            f"{directory} is not an object table: no {MANIFEST} (write one with `eventlens "
+            "select`; a folder OUT.incomplete beside it means the run has not finished)"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest.get("classes"), list) or not manifest["classes"]:
+        raise InputFileError(f"{path} has no 'classes' list (ordered class names)")
+    return manifest
 
 
 def table_files(directory: str | Path) -> list[Path]:

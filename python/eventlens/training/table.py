@@ -14,7 +14,6 @@ The manifest gives the ordered class names and the selection.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,11 @@ import numpy as np
 
 from ..errors import InputFileError
 from ..objects import OBJECT_FIELDS
+from ..pipeline.table import read_manifest
 from ..render.batch import FlatObjects
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 ID_COLUMNS = ("run", "luminosityBlock", "event")
 _READ_BATCH = 65536
 
@@ -85,22 +84,6 @@ class ObjectTable:
             codes = np.unique(self.dataset[sel][self.label[sel] == c])
             out[name] = [self.datasets[i] for i in codes]
         return out
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The table's manifest; InputFileError when it is missing or lacks the class names."""
-    mpath = path / MANIFEST
-    if not mpath.exists():
-        raise InputFileError(
-            f"{path} is not an object table: no {MANIFEST} (write one with `eventlens select`)"
-        )
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{mpath} is not valid JSON: {exc}") from None
-    if not isinstance(manifest.get("classes"), list) or not manifest["classes"]:
-        raise InputFileError(f"{mpath} has no 'classes' list (ordered class names)")
-    return manifest
 
 
 def manifest_selection(manifest: dict[str, Any]) -> dict[str, Any]:
