@@ -200,13 +200,13 @@ def run_direct(task: str, path: Path, chunksize: int, out: Path) -> int:
     with uproot.open(path, handler=uproot.source.file.MemmapSource) as f:
         tree = f["Events"]
         keys = tree.keys()
-        met, absent, _ = resolve_branches(needs, keys, str(path))
-        branches = needs.branches(met, absent) + (["genWeight"] if "genWeight" in keys else [])
+        reading = resolve_branches(needs, keys, str(path))
+        branches = reading.branches + (["genWeight"] if "genWeight" in keys else [])
         sumw = float(f["Runs"]["genEventSumw"].array(library="np").sum())
         meta = {"label": LABELS[task], "xsec": DY_XSEC, "sumw": sumw}
         booked, selected, start = hists.book(cfg), 0, 0
         for arrays in tree.iterate(branches, step_size=chunksize, library="ak"):
-            inputs = inputs_from_arrays(arrays, needs, met, absent)
+            inputs = inputs_from_arrays(arrays, needs, reading)
             res = analyse(spec, cfg, inputs, "dy", meta)
             hists.fill(
                 booked, "dy", res.label, res.weight, res.mass, res.met_pt, res.counts, res.nbtag

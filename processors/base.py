@@ -68,6 +68,9 @@ class TaskProcessor(processor.ProcessorABC):
             inputs = inputs_from_nanoevents(events, self.needs)
         except InputFileError as exc:
             return {"failures": {(dataset, filename, start, stop, str(exc))}}
+        except Exception as exc:  # NanoEvents cannot build the chunk: a reading problem
+            message = f"{filename}: entries {start}-{stop} unreadable ({type(exc).__name__}: {exc})"
+            return {"failures": {(dataset, filename, start, stop, message.replace("\n", " "))}}
         result = analyse(self.task, self.config, inputs, dataset, meta)
         out = self._accumulate(result, dataset)
         out["entries"] = {dataset: {filename: inputs.n}}

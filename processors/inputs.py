@@ -7,15 +7,18 @@ NanoEvents (:func:`inputs_from_nanoevents`), the benchmark's reference path
 from ``uproot`` arrays (:func:`inputs_from_arrays`), so both run the very same
 selection code.
 
-Documented fallbacks, applied per file and reported in the output ``notes``:
+What is read from which branch depends on the file's NanoAOD flavour
+(:mod:`.flavour`: Run 2 UL, Run 3 v12, v15): a renamed branch is read under
+its new name, a dropped jet ID is computed, photons without a mass are
+massless, Run 3 MET is PuppiMET.  Further documented fallbacks:
 
-* MET: the first of ``met.collections`` present (``MET``, then ``PFMET`` as in
-  NanoAOD v15, then ``PuppiMET``).
+* MET: the first of ``met.collections`` present (Run 3: PuppiMET first).
 * A collection marked ``optional: true`` that a file lacks is read as empty.
 * No ``genWeight`` branch: the file is data, every weight is 1.
 
-Anything else missing raises :class:`MissingBranchError` naming the file and
-the branch.
+Every substitution is reported in the output ``notes``; anything else
+missing raises :class:`MissingBranchError` naming the file, the branch and
+the config key that asks for it.
 """
 
 from __future__ import annotations
@@ -28,22 +31,29 @@ import numpy as np
 
 from eventlens.errors import InputFileError
 
+from . import flavour as flav
 from .config import TaskConfig
+from .flavour import MissingBranchError, Source
 
 #: Per-event id branches copied into every table row.
 EVENT_IDS = ("run", "luminosityBlock", "event")
 LEPTON_BLOCKS = ("muon", "electron")
 
-
-class MissingBranchError(InputFileError):
-    """A file lacks a branch or collection the task needs."""
+__all__ = ["EVENT_IDS", "Inputs", "MissingBranchError", "Needs", "needs_of"]
 
 
 @dataclass(frozen=True)
 class CollectionNeed:
+    """The fields one config block reads, and the config key asking for each."""
+
+    block: str
     collection: str
     fields: tuple[str, ...]
     optional: bool = False
+    asked_by: dict[str, str] = field(default_factory=dict)
+
+    def key_of(self, name: str) -> str:
+        return self.asked_by.get(name, f"objects.{self.block}")
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,9 @@ class Needs:
         Given to NanoEvents so that its schema is built from a few dozen
         branches instead of ~1500 (0.4 s per chunk on real NanoAOD).  Counter
         patterns cover both ``nMuon`` and the per-branch ``nMuon_pt`` that
-        uproot-written files carry.
+        uproot-written files carry.  The branches a field may be read from in
+        another NanoAOD flavour are included (a branch listed here is only
+        read when used).
         """
         names = [*EVENT_IDS, "genWeight"]
         for met in self.met_candidates:
@@ -67,15 +79,9 @@ class Needs:
         for need in self.objects.values():
             c = need.collection
             names += [f"n{c}", f"n{c}_*", *(f"{c}_{f}" for f in need.fields)]
+            for f in need.fields:
+                names += [f"{c}_{alt}" for alt in flav.alternatives(need.block, f)]
         return list(dict.fromkeys(names))
-
-    def branches(self, met: str, absent: Collection[str] = ()) -> list[str]:
-        """Flat NanoAOD branch names for a file whose MET is called ``met``."""
-        names = [*EVENT_IDS, f"{met}_pt", f"{met}_phi"]
-        for need in self.objects.values():
-            if need.collection not in absent:
-                names += [f"{need.collection}_{f}" for f in need.fields]
-        return names
 
 
 def needs_of(cfg: TaskConfig) -> Needs:
@@ -94,19 +100,49 @@ def needs_of(cfg: TaskConfig) -> Needs:
         fields += [
             name for name, cut in (("dxy", cuts.dxy_max), ("dz", cuts.dz_max)) if cut is not None
         ]
+        asked_by = {"charge": f"objects.{block}"}
+        if block == "jet":
+            asked_by[cfg.btag.branch] = "btag.branch"
+        if cuts.id is not None:
+            asked_by[cuts.id.branch] = f"objects.{block}.id"
+        if cuts.isolation is not None:
+            asked_by[cuts.isolation.branch] = f"objects.{block}.isolation"
+        asked_by.update(dxy=f"objects.{block}.dxy_max", dz=f"objects.{block}.dz_max")
         objects[block] = CollectionNeed(
-            cuts.collection, tuple(dict.fromkeys(fields)), cuts.optional
+            block, cuts.collection, tuple(dict.fromkeys(fields)), cuts.optional, asked_by
         )
     return Needs(objects, cfg.met.collections)
 
 
-def resolve_met(needs: Needs, has_collection: Callable[[str], bool], filename: str) -> str:
-    """The MET collection to use: the first candidate the file has."""
-    for name in needs.met_candidates:
+def resolve_met(
+    needs: Needs, has_collection: Callable[[str], bool], filename: str, flavour: str
+) -> str:
+    """The MET collection to use: the first candidate the file has (Run 3: PuppiMET first)."""
+    for name in flav.met_order(needs.met_candidates, flavour):
         if has_collection(name):
             return name
     looked = ", ".join(f"{m}_pt" for m in needs.met_candidates)
-    raise MissingBranchError(f"{filename}: no MET collection (looked for {looked})")
+    raise MissingBranchError(
+        f"{filename}: no MET collection (looked for {looked}; the list is met.collections "
+        "in the selection config)"
+    )
+
+
+@dataclass
+class FileReading:
+    """How one file's branches answer a task's needs (:func:`resolve_branches`)."""
+
+    flavour: str
+    met: str
+    absent: set[str]  # optional collections the file lacks (read as empty)
+    sources: dict[tuple[str, str], Source]  # (block, field) -> where the values come from
+    notes: set[str]
+    branches: list[str]  # the flat branches to read
+
+    def summary(self) -> str:
+        """The one log line: flavour and substitutions."""
+        subs = sorted(n.split(": ", 1)[-1] for n in self.notes)
+        return f"NanoAOD {self.flavour}" + (f"; {'; '.join(subs)}" if subs else "")
 
 
 @dataclass
@@ -138,29 +174,23 @@ def inputs_from_nanoevents(events: ak.Array, needs: Needs) -> Inputs:
     meta = events.metadata
     where = f"{meta.get('filename', '?')}"
     present = set(events.fields)
-    notes: set[str] = set()
-    met_name = resolve_met(needs, present.__contains__, where)
-    if met_name != needs.met_candidates[0]:
-        notes.add(f"{where}: MET read from {met_name}_pt/{met_name}_phi")
+    flat = set(present)
+    for name in present:
+        sub = events[name].fields
+        flat |= {f"{name}_{f}" for f in sub}
+    reading = resolve_branches(needs, flat, where, meta.get(flav.FLAVOUR_KEY))
     for f in EVENT_IDS:
         if f not in present:
             raise MissingBranchError(f"{where}: missing branch {f}")
     n = len(events)
     objects = {}
     for block, need in needs.objects.items():
-        if need.collection not in present:
-            if not need.optional:
-                raise MissingBranchError(
-                    f"{where}: no {need.collection} collection (branches {need.collection}_*)"
-                )
-            notes.add(f"{where}: no {need.collection} collection, read as empty (optional)")
+        if need.collection in reading.absent:
             objects[block] = _empty_collection(n, need.fields)
             continue
         coll = events[need.collection]
-        _check_fields(where, need.collection, need.fields, set(coll.fields))
-        objects[block] = ak.zip({f: coll[f] for f in need.fields})
-    _check_fields(where, met_name, ("pt", "phi"), set(events[met_name].fields))
-    met = ak.zip({"pt": events[met_name].pt, "phi": events[met_name].phi})
+        objects[block] = _collection_values(need, reading, coll.__getitem__)
+    met = ak.zip({"pt": events[reading.met].pt, "phi": events[reading.met].phi})
     gen_weight = events.genWeight if "genWeight" in present else None
     ids = {f: events[f] for f in EVENT_IDS}
     try:
@@ -173,7 +203,20 @@ def inputs_from_nanoevents(events: ak.Array, needs: Needs) -> Inputs:
             f"{where}: entries {meta.get('entrystart')}-{meta.get('entrystop')} unreadable "
             f"({type(exc).__name__}: {exc})".replace("\n", " ")
         ) from exc
-    return Inputs(n, objects, met, weights, ids, notes)
+    return Inputs(n, objects, met, weights, ids, set(reading.notes))
+
+
+def _collection_values(
+    need: CollectionNeed, reading: FileReading, get: Callable[[str], ak.Array]
+) -> ak.Array:
+    """The record of ``need``'s fields, each read through its resolved source."""
+    first = get("pt")
+    return ak.zip(
+        {
+            f: flav.values(reading.sources[(need.block, f)], f, get, first)
+            for f in need.fields
+        }
+    )
 
 
 def _plain(array: ak.Array) -> ak.Array:
@@ -186,53 +229,66 @@ def _plain(array: ak.Array) -> ak.Array:
     return ak.from_buffers(form, length, buffers)
 
 
-def _check_fields(where: str, collection: str, fields: tuple[str, ...], present: set[str]) -> None:
-    missing = [f"{collection}_{f}" for f in fields if f not in present]
-    if missing:
-        raise MissingBranchError(f"{where}: missing branch {', '.join(missing)}")
-
-
 def resolve_branches(
-    needs: Needs, keys: Collection[str], filename: str
-) -> tuple[str, set[str], set[str]]:
-    """Check a file's branch list: returns (MET name, absent optional collections, notes).
+    needs: Needs, keys: Collection[str], filename: str, flavour: str | None = None
+) -> FileReading:
+    """Check a file's flat branch list against the task's needs (see :class:`FileReading`).
 
-    Used before processing (fail fast, one message per file) and by the direct
-    uproot reader.  Raises MissingBranchError naming the first missing branch.
+    Used before processing (fail fast, one message per file), by the coffea
+    processor on each chunk and by the direct uproot reader.  ``flavour``
+    (known from the driver's look at all the file's branches) is detected
+    from ``keys`` when not given.  Raises MissingBranchError naming the first
+    branch nothing can stand in for.
     """
     keyset = set(keys)
+    flavour = flavour or flav.detect(keyset)
     prefixes = {k.split("_", 1)[0] for k in keyset if "_" in k}
-    met = resolve_met(needs, lambda name: f"{name}_pt" in keyset, filename)
+    met = resolve_met(needs, lambda name: f"{name}_pt" in keyset, filename, flavour)
     notes = set()
     if met != needs.met_candidates[0]:
         notes.add(f"{filename}: MET read from {met}_pt/{met}_phi")
-    absent = set()
+    absent, sources = set(), {}
+    branches = [*EVENT_IDS, f"{met}_pt", f"{met}_phi"]
     for need in needs.objects.values():
-        if need.collection not in prefixes and f"n{need.collection}" not in keyset:
+        c = need.collection
+        if c not in prefixes and f"n{c}" not in keyset:
             if not need.optional:
                 raise MissingBranchError(
-                    f"{filename}: no {need.collection} collection (branches {need.collection}_*)"
+                    f"{filename}: no {c} collection (branches {c}_*; asked for by "
+                    f"objects.{need.block}: mark it 'optional: true' to read it as empty)"
                 )
-            absent.add(need.collection)
-            notes.add(f"{filename}: no {need.collection} collection, read as empty (optional)")
-    missing = [b for b in needs.branches(met, absent) if b not in keyset]
-    if missing:
-        raise MissingBranchError(f"{filename}: missing branch {', '.join(missing)}")
-    return met, absent, notes
+            absent.add(c)
+            notes.add(f"{filename}: no {c} collection, read as empty (optional)")
+            continue
+        present = {k[len(c) + 1 :] for k in keyset if k.startswith(f"{c}_")}
+        for f in need.fields:
+            src = flav.resolve(need.block, c, f, present, filename, need.key_of(f))
+            sources[(need.block, f)] = src
+            branches += flav.source_branches(c, f, src)
+            if src.note:
+                notes.add(f"{filename}: {src.note}")
+    for f in (*EVENT_IDS, f"{met}_phi"):
+        if f not in keyset:
+            raise MissingBranchError(f"{filename}: missing branch {f}")
+    return FileReading(flavour, met, absent, sources, notes, list(dict.fromkeys(branches)))
 
 
-def inputs_from_arrays(
-    arrays: ak.Array, needs: Needs, met: str, absent: Collection[str] = ()
-) -> Inputs:
+def inputs_from_arrays(arrays: ak.Array, needs: Needs, reading: FileReading) -> Inputs:
     """Build :class:`Inputs` from flat NanoAOD branches read with ``uproot`` (reference path)."""
     n = len(arrays)
     objects = {}
     for block, need in needs.objects.items():
-        if need.collection in absent:
+        if need.collection in reading.absent:
             objects[block] = _empty_collection(n, need.fields)
-        else:
-            objects[block] = ak.zip({f: arrays[f"{need.collection}_{f}"] for f in need.fields})
+            continue
+        c = need.collection
+
+        def get(name: str, c: str = c) -> ak.Array:
+            return arrays[f"{c}_{name}"]
+
+        objects[block] = _collection_values(need, reading, get)
+    met = reading.met
     met_arr = ak.zip({"pt": arrays[f"{met}_pt"], "phi": arrays[f"{met}_phi"]})
     gen_weight = ak.to_numpy(arrays["genWeight"]) if "genWeight" in arrays.fields else None
     ids = {f: ak.to_numpy(arrays[f]) for f in EVENT_IDS}
-    return Inputs(n, objects, met_arr, gen_weight, ids)
+    return Inputs(n, objects, met_arr, gen_weight, ids, set(reading.notes))

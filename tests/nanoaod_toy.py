@@ -145,12 +145,15 @@ def write_nanoaod(
     met_name: str = "MET",
     first_event: int = 1,
     batches: int = 2,
+    flavour: str | None = None,
 ) -> Path:
     """Write ``events`` as a NanoAOD-like file (``Events`` in ``batches`` baskets).
 
     ``runs_sumw``: True writes Σ genWeight of the file into Runs, a number
     writes that number, None writes no Runs tree.  ``drop`` removes whole
     collections (``"Photon"``) or single branches (``"Muon_tightId"``).
+    ``flavour`` ``"v9"``, ``"v12"`` or ``"v15"`` gives the file that NanoAOD
+    version's branch set where eventlens reads differently (:func:`_flavoured`).
     """
     path = Path(path)
     drop = set(drop)
@@ -170,6 +173,8 @@ def write_nanoaod(
     data[f"{met_name}_pt"] = np.array([e["met"][0] for e in events], dtype=np.float32)
     data[f"{met_name}_phi"] = np.array([e["met"][1] for e in events], dtype=np.float32)
     data[f"{met_name}_sumEt"] = data[f"{met_name}_pt"] * 5
+    if flavour is not None:
+        data = _flavoured(data, events, flavour, met_name)
     with uproot.recreate(path) as f:
         bounds = np.linspace(0, n, batches + 1).astype(int)
         tree = None
@@ -201,6 +206,59 @@ def write_nanoaod(
                 }
             )
     return path
+
+
+#: Jet energy fractions and multiplicities (v15 has them instead of Jet_jetId); the
+#: defaults pass the Run 3 tight + lepton-veto jet ID.
+JET_ID_FIELDS = {
+    "neHEF": (np.float32, 0.1),
+    "neEmEF": (np.float32, 0.1),
+    "chHEF": (np.float32, 0.5),
+    "chEmEF": (np.float32, 0.1),
+    "muEF": (np.float32, 0.0),
+    "chMultiplicity": (np.uint8, 5),
+    "neMultiplicity": (np.uint8, 3),
+}
+#: PuppiMET is written as this fraction of the PF MET, so a test sees which one was read.
+PUPPI_SCALE = 0.5
+
+
+def _flavoured(
+    data: dict[str, Any], events: Sequence[dict[str, Any]], flavour: str, met_name: str
+) -> dict[str, Any]:
+    """The branch set of NanoAOD ``flavour`` where it differs from the generator's:
+
+    * v9 (Run 2 UL): + PuppiMET;
+    * v12 (Run 3): + Jet_btagPNetB, Photon_pfRelIso03_all -> ..._quadratic, + PuppiMET;
+    * v15 (Run 3): no Jet_jetId but its energy fractions/multiplicities, + Jet_btagPNetB,
+      + Jet_btagUParTAK4B, photon isolation renamed, no Photon_mass, no plain MET
+      (PFMET + PuppiMET).
+    """
+    out = dict(data)
+    pt, phi = data[f"{met_name}_pt"], data[f"{met_name}_phi"]
+    out["PuppiMET_pt"], out["PuppiMET_phi"] = pt * np.float32(PUPPI_SCALE), phi
+    if flavour == "v9":
+        return out
+    jets, counts = data["Jet"], np.array([len(e["Jet"]) for e in events], dtype=np.int64)
+    jet_fields = {f: jets[f] for f in jets.fields}
+    jet_fields["btagPNetB"] = jets["btagDeepFlavB"]
+    if "Photon" in data:
+        ph = data["Photon"]
+        fields = {f: ph[f] for f in ph.fields}
+        fields["pfRelIso03_all_quadratic"] = fields.pop("pfRelIso03_all")
+        if flavour == "v15":
+            fields.pop("mass")
+        out["Photon"] = ak.zip(fields)
+    if flavour == "v15":
+        jet_fields.pop("jetId")
+        jet_fields["btagUParTAK4B"] = jets["btagDeepFlavB"]
+        for f, (dtype, default) in JET_ID_FIELDS.items():
+            flat = [o.get(f, default) for e in events for o in e["Jet"]]
+            jet_fields[f] = ak.unflatten(np.asarray(flat, dtype=dtype), counts)
+        for key in [k for k in out if k.startswith(f"{met_name}_")]:
+            out[key.replace(f"{met_name}_", "PFMET_", 1)] = out.pop(key)
+    out["Jet"] = ak.zip(jet_fields)
+    return out
 
 
 # ---- per-process toy samples ---------------------------------------------------------

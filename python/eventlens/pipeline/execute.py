@@ -81,7 +81,7 @@ def make_executor(
     if scheduler is not None and kind != "dask":
         raise ConfigError(f"--scheduler {scheduler} needs --executor dask, not {kind}")
     if kind == "iterative":
-        yield processor.IterativeExecutor(status=status)
+        yield processor.IterativeExecutor(status=status, retries=0)
     elif kind == "futures":
         yield processor.FuturesExecutor(workers=workers, status=status, retries=0)
     elif kind == "dask" and scheduler is not None:

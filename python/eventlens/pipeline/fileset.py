@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from eventlens.errors import ConfigError, InputFileError
-from eventlens.processors.inputs import MissingBranchError, Needs, resolve_branches
+from eventlens.processors.inputs import FileReading, MissingBranchError, Needs, resolve_branches
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,10 @@ def events_sumw(info: FileInfo) -> float:
         return float(f[info.treename]["genWeight"].array(library="np").astype("f8").sum())
 
 
-def check_branches(info: FileInfo, needs: Needs) -> set[str]:
-    """Raise MissingBranchError if the file lacks a needed branch; return fallback notes."""
-    _, _, notes = resolve_branches(needs, info.branches, info.path)
-    return notes
+def check_branches(info: FileInfo, needs: Needs) -> FileReading:
+    """How the file answers the task's needs (flavour, substitutions); MissingBranchError
+    names the first branch nothing can stand in for."""
+    return resolve_branches(needs, info.branches, info.path)
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from typing import Any
 
 from eventlens.errors import ConfigError, InputFileError
 from eventlens.processors.config import TaskConfig
+from eventlens.processors.flavour import FLAVOUR_KEY, RUN2
 from eventlens.processors.inputs import Needs
 from eventlens.processors.labels import NO_LABEL, dataset_class
 from eventlens.processors.weights import GENWEIGHT_ONLY, weight_mode
@@ -47,6 +48,7 @@ _RESERVED = {
     "uuid",
     "clusters",
     "preload",
+    FLAVOUR_KEY,
 }
 
 
@@ -58,6 +60,7 @@ class FilePlan:
     treename: str
     entries: int
     uuid: str  # hex
+    flavour: str = ""  # NanoAOD flavour (processors.flavour), handed to the workers
 
 
 @dataclass
@@ -72,6 +75,7 @@ class DatasetPlan:
     weight_mode: str
     sumw_source: str | None
     given_metadata: dict[str, Any]
+    nanoaod: dict[str, int] = field(default_factory=dict)  # flavour -> files
 
     def report(self) -> dict[str, Any]:
         """The dataset's entry in the manifest."""
@@ -84,6 +88,7 @@ class DatasetPlan:
             "simulation": self.simulation,
             "files": len(self.files),
             "metadata": self.given_metadata,
+            "nanoaod": self.nanoaod,
         }
 
 
@@ -112,6 +117,7 @@ class Plan:
                 if f.entries > 0:
                     cache[FileMeta(ds.name, f.path, f.treename)] = {
                         **ds.metadata,
+                        FLAVOUR_KEY: f.flavour,
                         "numentries": f.entries,
                         "uuid": bytes.fromhex(f.uuid),
                     }
@@ -152,7 +158,9 @@ def plan_inputs(
             raise ConfigError(
                 f"dataset {ds.name!r}: metadata key(s) {sorted(reserved)} are reserved by coffea"
             )
-        good = _check_files(ds, needs, skip_bad_files, timeout, plan, notes)
+        flavours: dict[str, list[str]] = {}
+        good = _check_files(ds, needs, skip_bad_files, timeout, plan, notes, flavours)
+        file_flavour = {path: f for f, paths in flavours.items() for path in paths}
         is_sim = any(info.is_simulation for info in good)
         meta = dict(ds.metadata)
         sumw_source = _fill_sumw(ds, meta, good, is_sim, plan, notes)
@@ -162,25 +170,39 @@ def plan_inputs(
         plan.datasets[ds.name] = DatasetPlan(
             name=ds.name,
             metadata=meta,
-            files=[FilePlan(i.path, i.treename, i.entries, i.uuid.hex()) for i in good],
+            files=[
+                FilePlan(i.path, i.treename, i.entries, i.uuid.hex(), file_flavour[i.path])
+                for i in good
+            ],
             simulation=is_sim,
             label=_dataset_class(ds, meta, cfg, is_sim, notes),
             weight_mode=mode,
             sumw_source=sumw_source,
             given_metadata=dict(ds.metadata),
+            nanoaod={f: len(paths) for f, paths in flavours.items()},
         )
     plan.notes = sorted(notes)
     return plan
 
 
 def _check_files(
-    ds: Dataset, needs: Needs, skip: bool, timeout: int, plan: Plan, notes: set[str]
+    ds: Dataset,
+    needs: Needs,
+    skip: bool,
+    timeout: int,
+    plan: Plan,
+    notes: set[str],
+    flavours: dict[str, list[str]],
 ) -> list[FileInfo]:
     good = []
     for path, tree in ds.files.items():
         try:
             info = inspect_file(path, tree, timeout)
-            notes |= check_branches(info, needs)
+            reading = check_branches(info, needs)
+            notes |= reading.notes
+            flavours.setdefault(reading.flavour, []).append(path)
+            if reading.notes or reading.flavour != RUN2:
+                log.info("%s: %s", path, reading.summary())
         except InputFileError as exc:
             if not skip:
                 raise
