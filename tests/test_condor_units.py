@@ -154,3 +154,26 @@ def test_merge_names_missing_and_failed_jobs(tmp_path, nanoaod_dir):
         got = read_hists(tmp_path / "out")["hists"][name]
         assert got == h, name  # hist equality: same axes, same contents bit for bit
     assert load_table(tmp_path / "out").to_list() == load_table(tmp_path / "ref").to_list()
+
+
+def test_scratch_folder_must_be_ours(tmp_path):
+    """A predictable /tmp scratch path someone else created (or a symlink) is refused."""
+    from eventlens.condor.access import owned_dir
+
+    mine = owned_dir(tmp_path / "scratch")
+    assert mine.is_dir() and owned_dir(mine) == mine  # ours: accepted again
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(JobAccessError, match=r"link is not a plain directory .*runtime_dir"):
+        owned_dir(tmp_path / "link")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(JobAccessError, match="is writable by other users"):
+        owned_dir(shared)
+    if os.geteuid() == 0:
+        foreign = tmp_path / "foreign"
+        foreign.mkdir()
+        os.chown(foreign, NOBODY.uid, -1)
+        with pytest.raises(JobAccessError, match=r"is owned by uid \d+, not by you"):
+            owned_dir(foreign)

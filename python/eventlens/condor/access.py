@@ -149,3 +149,35 @@ def make_job_dir(path: Path, who: Identity) -> Path:
     if os.geteuid() == 0 and who.uid != 0:
         os.chown(path, who.uid, -1)
     return path
+
+
+def owned_dir(path: Path, mode: int = 0o755) -> Path:
+    """Create ``path`` for us, or accept it only if it is ours: a real directory (not a
+    symlink) owned by this user and writable by no one else.
+
+    The default scratch folder (``/tmp/eventlens-condor-<uid>``) has a
+    predictable name in a world-writable place; someone else could create it
+    first (or make it a symlink) and read or swap the job logs and scripts
+    written there.  Such a folder is refused with one line saying what to do.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode)  # not exist_ok: an existing one is checked below
+        path.chmod(mode)
+        return path
+    except FileExistsError:
+        pass
+    st = path.lstat()
+    problem_text = None
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        problem_text = "is not a plain directory (a symlink or a file)"
+    elif st.st_uid != os.geteuid():
+        problem_text = f"is owned by uid {st.st_uid}, not by you (uid {os.geteuid()})"
+    elif st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        problem_text = "is writable by other users"
+    if problem_text:
+        raise JobAccessError(
+            f"{path} {problem_text}: refusing to use it as the HTCondor scratch folder; "
+            "remove it, or set runtime_dir in configs/condor.yaml to a folder of your own"
+        )
+    return path

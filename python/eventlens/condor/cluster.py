@@ -35,7 +35,7 @@ from typing import Any
 from eventlens.errors import EventLensError
 
 from . import schedd as sd
-from .access import Need, check, make_job_dir
+from .access import Need, check, make_job_dir, owned_dir
 from .settings import CondorSettings
 from .worker_env import resolve
 
@@ -224,9 +224,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def prepare_log_dir(settings: CondorSettings, target: sd.PoolTarget) -> Path:
-    base = settings.runtime_path()
-    base.mkdir(parents=True, exist_ok=True)
-    base.chmod(0o755)
+    base = owned_dir(settings.runtime_path())
     run = base / "dask" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     return make_job_dir(run, target.job_user)
 
