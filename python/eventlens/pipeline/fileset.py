@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class FileInfo:
     uuid: bytes
     branches: frozenset[str]
     runs_sumw: float | None  # Σ genEventSumw over the Runs tree, None without one
+    events_sumw: float | None = None  # Σ genWeight over Events, when asked for (no Runs sum)
 
     @property
     def is_simulation(self) -> bool:
@@ -65,16 +67,28 @@ def is_remote(path: str) -> bool:
 
 
 def load_fileset(source: str | Path | Mapping[str, Any]) -> dict[str, Dataset]:
-    """Read and normalise a fileset (a JSON path or an already-loaded mapping)."""
+    """Read, normalise and check a fileset (a JSON path or an already-loaded mapping).
+
+    Besides coffea's two plain forms, the *preprocessed* form that
+    ``coffea.dataset_tools.preprocess`` writes is read: per file a mapping
+    ``{"object_path": TREE, "steps": [...], ...}`` and a ``form`` key per
+    dataset (eventlens cuts its own chunks with ``--chunksize`` and builds its
+    own branch list, so ``steps`` and ``form`` are not used).  The metadata
+    is checked up front (:func:`check_metadata`).
+    """
     base = None
     if isinstance(source, (str, Path)):
         path = Path(source)
+        if path.is_dir():
+            found = sorted(p.name for p in path.glob("*.json"))
+            hint = f" (it holds {', '.join(found[:5])})" if found else ""
+            raise ConfigError(f"{path}: is a folder; give the fileset JSON file{hint}")
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such fileset file") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc})".replace("\n", " ")) from None
         base, where = path.resolve().parent, str(path)
     else:
         data, where = source, "fileset"
@@ -83,26 +97,63 @@ def load_fileset(source: str | Path | Mapping[str, Any]) -> dict[str, Dataset]:
     out = {}
     for name, entry in data.items():
         if isinstance(entry, Mapping):
-            unknown = set(entry) - {"files", "metadata", "treename"}
+            unknown = set(entry) - {"files", "metadata", "treename", "form"}
             if unknown:
                 raise ConfigError(f"{where}: dataset {name!r} has unknown key(s) {sorted(unknown)}")
-            files, meta = entry.get("files"), dict(entry.get("metadata") or {})
+            files, meta = entry.get("files"), entry.get("metadata") or {}
             tree = entry.get("treename", "Events")
         else:
             files, meta, tree = entry, {}, "Events"
+        if not isinstance(meta, Mapping):
+            raise ConfigError(f"{where}: dataset {name!r}: 'metadata' must be a mapping")
         if isinstance(files, Mapping):
-            pairs = [(str(p), str(t)) for p, t in files.items()]
+            pairs = [(str(p), _tree_of(t, tree, where, name, p)) for p, t in files.items()]
         elif isinstance(files, list):
             pairs = [(str(p), tree) for p in files]
         else:
             raise ConfigError(
                 f"{where}: dataset {name!r} needs 'files' as a list or a mapping path -> tree"
             )
+        if not pairs:
+            raise ConfigError(f"{where}: dataset {name!r} lists no files")
         resolved = [(_resolve(p, base), t) for p, t in pairs]
         if len({p for p, _ in resolved}) != len(resolved):
             raise ConfigError(f"{where}: dataset {name!r} lists a file twice")
-        out[str(name)] = Dataset(str(name), dict(resolved), meta)
+        check_metadata(str(name), meta, where)
+        out[str(name)] = Dataset(str(name), dict(resolved), dict(meta))
     return out
+
+
+def _tree_of(value: Any, default: str, where: str, dataset: Any, path: Any) -> str:
+    """A file's tree: a name, ``None`` (the dataset's), or a preprocessed entry's object_path."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("object_path"), str):
+        return value["object_path"]
+    raise ConfigError(
+        f"{where}: dataset {dataset!r}, file {path}: expected a tree name or "
+        f'{{"object_path": TREE, ...}}, got {value!r}'
+    )
+
+
+def check_metadata(dataset: str, meta: Mapping[str, Any], where: str = "fileset") -> None:
+    """``xsec`` (pb) and ``sumw``, when given, must be positive numbers."""
+    for key, what in (("xsec", "cross-section in pb"), ("sumw", "sum of generator weights")):
+        if key not in meta or meta[key] is None:
+            continue
+        value = meta[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not value > 0
+        ):
+            raise ConfigError(
+                f"{where}: dataset {dataset!r}: metadata {key} = {value!r} must be a positive "
+                f"number ({what})"
+            )
 
 
 def _resolve(path: str, base: Path | None) -> str:
@@ -113,20 +164,56 @@ def _resolve(path: str, base: Path | None) -> str:
     return str(Path(path).resolve())
 
 
-_CACHE: dict[tuple[str, str, int, float], FileInfo] = {}
+_CACHE: dict[tuple[str, str, bool, int, float], FileInfo] = {}
 
 
-def inspect_file(path: str, treename: str, timeout: int = 30) -> FileInfo:
-    """Open ``path`` and read its entries, branch names and Runs Σ genWeight.
+def inspect_file(
+    path: str, treename: str, timeout: int = 30, events_sumw: bool = False
+) -> FileInfo:
+    """Open ``path`` once and read its entries, branch names and Runs Σ genWeight — and,
+    with ``events_sumw``, Σ genWeight over Events when the file has no Runs sum.
 
     Raises InputFileError with one line naming the file and what is wrong.
     """
-    key = (path, treename, *_stat(path))
+    key = (path, treename, events_sumw, *_stat(path))
     if key in _CACHE:
         return _CACHE[key]
-    info = _open_and_read(path, treename, timeout)
+    info = _open_and_read(path, treename, timeout, events_sumw)
     _CACHE[key] = info
     return info
+
+
+def check_file(
+    item: tuple[str, str, bool], needs: Needs, timeout: int = 30
+) -> dict[str, dict[str, Any]]:
+    """Everything the plan needs from one file ``(path, tree, want Events Σ genWeight)``.
+
+    Runs where the executor runs it (a worker process, a Dask worker), so a
+    fileset of thousands of files is inspected in parallel and each file is
+    opened once for it.  Returns ``{path: facts}``, plain data that travels
+    back and accumulates by dict union; a problem comes back as
+    ``{path: {"error": one line}}`` for the driver to raise or skip in
+    fileset order.
+    """
+    path, tree, want_sumw = item
+    try:
+        info = inspect_file(path, tree, timeout, want_sumw)
+        reading = check_branches(info, needs)
+    except InputFileError as exc:
+        return {path: {"error": str(exc), "missing_branch": isinstance(exc, MissingBranchError)}}
+    return {
+        path: {
+            "treename": tree,
+            "entries": info.entries,
+            "uuid": info.uuid.hex(),
+            "simulation": info.is_simulation,
+            "runs_sumw": info.runs_sumw,
+            "events_sumw": info.events_sumw,
+            "flavour": reading.flavour,
+            "notes": sorted(reading.notes),
+            "summary": reading.summary(),
+        }
+    }
 
 
 def _stat(path: str) -> tuple[int, float]:
@@ -139,7 +226,7 @@ def _stat(path: str) -> tuple[int, float]:
     return (st.st_size, st.st_mtime)
 
 
-def _open_and_read(path: str, treename: str, timeout: int) -> FileInfo:
+def _open_and_read(path: str, treename: str, timeout: int, want_events_sumw: bool) -> FileInfo:
     import uproot
 
     try:
@@ -177,7 +264,16 @@ def _open_and_read(path: str, treename: str, timeout: int) -> FileInfo:
             raise InputFileError(
                 f"{path}: unreadable ({type(exc).__name__}: {exc})".replace("\n", " ")
             ) from exc
-    return FileInfo(path, treename, entries, uuid, branches, runs_sumw)
+        sumw = None
+        if want_events_sumw and runs_sumw is None and "genWeight" in branches and entries:
+            try:
+                sumw = float(tree["genWeight"].array(library="np").astype("f8").sum())
+            except Exception as exc:  # corrupt or truncated baskets
+                raise InputFileError(
+                    f"{path}: genWeight unreadable for the sum of weights ({type(exc).__name__}: "
+                    f"{exc}); the file may be truncated or corrupt".replace("\n", " ")
+                ) from exc
+    return FileInfo(path, treename, entries, uuid, branches, runs_sumw, sumw)
 
 
 def _runs_sumw(file: Any) -> float | None:
@@ -188,14 +284,6 @@ def _runs_sumw(file: Any) -> float | None:
         if name in runs:
             return float(runs[name].array(library="np").sum())
     return None
-
-
-def events_sumw(info: FileInfo) -> float:
-    """Σ genWeight over the Events tree: the fallback when a file has no Runs sum."""
-    import uproot
-
-    with uproot.open(info.path) as f:
-        return float(f[info.treename]["genWeight"].array(library="np").astype("f8").sum())
 
 
 def check_branches(info: FileInfo, needs: Needs) -> FileReading:
@@ -209,7 +297,7 @@ __all__ = [
     "FileInfo",
     "MissingBranchError",
     "check_branches",
-    "events_sumw",
+    "check_file",
     "inspect_file",
     "is_remote",
     "load_fileset",

@@ -26,12 +26,12 @@ from typing import Any
 from eventlens.errors import ConfigError, InputFileError
 from eventlens.processors.config import TaskConfig
 from eventlens.processors.flavour import FLAVOUR_KEY, RUN2
-from eventlens.processors.inputs import Needs
+from eventlens.processors.inputs import MissingBranchError, Needs
 from eventlens.processors.labels import NO_LABEL, dataset_class
 from eventlens.processors.weights import GENWEIGHT_ONLY, weight_mode
 
 from . import chunks as chunklib
-from .fileset import Dataset, FileInfo, check_branches, events_sumw, inspect_file
+from .fileset import Dataset, check_file
 
 log = logging.getLogger(__name__)
 
@@ -148,75 +148,114 @@ def plan_inputs(
     needs: Needs,
     skip_bad_files: bool,
     timeout: int,
+    executor: Any = None,
 ) -> Plan:
-    """Inspect the files, fill sumw, resolve classes (module docstring)."""
-    plan = Plan()
-    notes: set[str] = set()
+    """Inspect the files, fill sumw, resolve classes (module docstring).
+
+    The files are inspected by :func:`.fileset.check_file` on ``executor``
+    (a coffea executor; default: in this process), so the driver does no
+    per-file work of its own: with futures or Dask workers a fileset of
+    thousands of files is opened in parallel, each file once.  Problems are
+    then raised (or skipped) in fileset order, whatever order the workers
+    finished in.
+    """
+    items = []
     for ds in datasets.values():
         reserved = _RESERVED & set(ds.metadata)
         if reserved:
             raise ConfigError(
                 f"dataset {ds.name!r}: metadata key(s) {sorted(reserved)} are reserved by coffea"
             )
-        flavours: dict[str, list[str]] = {}
-        good = _check_files(ds, needs, skip_bad_files, timeout, plan, notes, flavours)
-        file_flavour = {path: f for f, paths in flavours.items() for path in paths}
-        is_sim = any(info.is_simulation for info in good)
+        want_sumw = ds.metadata.get("xsec") is not None and not ds.metadata.get("sumw")
+        items += [(path, tree, want_sumw) for path, tree in ds.files.items()]
+    facts = check_files(items, needs, timeout, executor)
+    plan = Plan()
+    notes: set[str] = set()
+    for ds in datasets.values():
+        good = []
+        for path in ds.files:
+            fact = facts[path]
+            if "error" in fact:
+                if not skip_bad_files:
+                    error = MissingBranchError if fact["missing_branch"] else InputFileError
+                    raise error(fact["error"])
+                log.warning("skipping %s", fact["error"])
+                plan.skipped.append({"dataset": ds.name, "file": path, "reason": fact["error"]})
+                continue
+            notes |= set(fact["notes"])
+            if fact["notes"] or fact["flavour"] != RUN2:
+                log.info("%s: %s", path, fact["summary"])
+            good.append((path, fact))
+        simulation = {fact["simulation"] for _, fact in good}
+        if len(simulation) > 1:
+            sim = next(p for p, f in good if f["simulation"])
+            data = next(p for p, f in good if not f["simulation"])
+            raise ConfigError(
+                f"dataset {ds.name!r} mixes simulation ({sim}, has genWeight) and data ({data}, "
+                "no genWeight); put them in separate datasets"
+            )
+        is_sim = simulation == {True}
         meta = dict(ds.metadata)
+        if not is_sim and good and meta.get("xsec") is not None:
+            raise ConfigError(
+                f"dataset {ds.name!r}: metadata gives xsec = {meta['xsec']}, but its files have "
+                "no genWeight (data); remove xsec, or check that these are the simulated files"
+            )
         sumw_source = _fill_sumw(ds, meta, good, is_sim, plan, notes)
         mode = weight_mode(is_sim, meta)
         if mode == GENWEIGHT_ONLY:
             notes.add(f"dataset {ds.name}: no xsec in the metadata, weights are the bare genWeight")
+        flavours: dict[str, int] = {}
+        for _, fact in good:
+            flavours[fact["flavour"]] = flavours.get(fact["flavour"], 0) + 1
         plan.datasets[ds.name] = DatasetPlan(
             name=ds.name,
             metadata=meta,
             files=[
-                FilePlan(i.path, i.treename, i.entries, i.uuid.hex(), file_flavour[i.path])
-                for i in good
+                FilePlan(p, f["treename"], f["entries"], f["uuid"], f["flavour"]) for p, f in good
             ],
             simulation=is_sim,
             label=_dataset_class(ds, meta, cfg, is_sim, notes),
             weight_mode=mode,
             sumw_source=sumw_source,
             given_metadata=dict(ds.metadata),
-            nanoaod={f: len(paths) for f, paths in flavours.items()},
+            nanoaod=flavours,
         )
     plan.notes = sorted(notes)
     return plan
 
 
-def _check_files(
-    ds: Dataset,
-    needs: Needs,
-    skip: bool,
-    timeout: int,
-    plan: Plan,
-    notes: set[str],
-    flavours: dict[str, list[str]],
-) -> list[FileInfo]:
-    good = []
-    for path, tree in ds.files.items():
-        try:
-            info = inspect_file(path, tree, timeout)
-            reading = check_branches(info, needs)
-            notes |= reading.notes
-            flavours.setdefault(reading.flavour, []).append(path)
-            if reading.notes or reading.flavour != RUN2:
-                log.info("%s: %s", path, reading.summary())
-        except InputFileError as exc:
-            if not skip:
-                raise
-            log.warning("skipping %s", exc)
-            plan.skipped.append({"dataset": ds.name, "file": path, "reason": str(exc)})
-            continue
-        good.append(info)
-    return good
+def check_files(
+    items: list[tuple[str, str, bool]], needs: Needs, timeout: int, executor: Any = None
+) -> dict[str, dict[str, Any]]:
+    """:func:`.fileset.check_file` of every ``(path, tree, want_sumw)``, run on ``executor``."""
+    from functools import partial
+
+    from coffea.processor import DaskExecutor, IterativeExecutor
+
+    unique = list({path: (path, tree, want) for path, tree, want in items}.values())
+    if not unique:
+        return {}
+    if executor is None:
+        executor = IterativeExecutor(status=False)
+    options: dict[str, Any] = {
+        "desc": "Checking files",
+        "unit": "file",
+        "compression": None,
+        "function_name": "check_file",
+    }
+    if isinstance(executor, DaskExecutor):
+        executor.heavy_input = None
+        options["worker_affinity"] = False
+    run = executor.copy(**options)
+    out, _ = run(unique, partial(check_file, needs=needs, timeout=timeout), {})
+    return out
 
 
 def _fill_sumw(
     ds: Dataset,
     meta: dict[str, Any],
-    good: list[FileInfo],
+    good: list[tuple[str, dict[str, Any]]],
     is_sim: bool,
     plan: Plan,
     notes: set[str],
@@ -229,14 +268,14 @@ def _fill_sumw(
             notes.add(f"dataset {ds.name}: sumw from the metadata includes skipped files")
         return "metadata"
     total, sources = 0.0, set()
-    for info in good:
-        if info.entries == 0:
+    for _, fact in good:
+        if fact["entries"] == 0:
             continue  # nothing to normalise, nothing to read
-        if info.runs_sumw is not None:
-            total += info.runs_sumw
+        if fact["runs_sumw"] is not None:
+            total += fact["runs_sumw"]
             sources.add("Runs.genEventSumw")
         else:
-            total += events_sumw(info)
+            total += fact["events_sumw"]
             sources.add("Events.genWeight")
     if "Events.genWeight" in sources:
         log.warning(

@@ -89,57 +89,83 @@ class PreparedRun:
     filter_names: list[str]  # the branches the processor reads
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What a run is given, checked before anything is written."""
+
+    spec: RunSpec
+    cfg: Any
+    datasets: dict[str, Dataset]
+    digest: str
+
+
+def _check_inputs(
+    spec: RunSpec, fileset: str | Path | Mapping[str, Any], options: RunOptions
+) -> _Inputs:
+    get_task(spec.task)  # an unknown task is a one-line error before anything else
+    cfg = spec.load_config()
+    if options.chunksize < 1:
+        raise ConfigError(f"--chunksize must be >= 1, got {options.chunksize}")
+    datasets = load_fileset(fileset)
+    return _Inputs(spec, cfg, datasets, _fileset_digest(datasets))
+
+
+def _plan(
+    given: _Inputs, staging: Staging, resumed: bool, options: RunOptions, executor: Any
+) -> PreparedRun:
+    """Step 1: the plan (stored in ``run.json``), or the stored one of a resumed run."""
+    needs = needs_of(given.cfg)
+    if resumed:
+        info = staging.run_info()
+        _check_resumable(info, given.spec, given.digest, options.chunksize, staging)
+        plan = Plan.from_json(info["plan"])
+    else:
+        t0 = time.perf_counter()
+        plan = plan_inputs(
+            given.datasets, given.cfg, needs, options.skip_bad_files, options.timeout, executor
+        )
+        log.info(
+            "checked %d file(s) in %d dataset(s) in %.1f s",
+            sum(len(d.files) for d in given.datasets.values()),
+            len(given.datasets),
+            time.perf_counter() - t0,
+        )
+        staging.write_run(
+            {
+                "spec": given.spec.to_json(),
+                "plan": plan.to_json(),
+                "fileset_sha256": given.digest,
+                "chunksize": options.chunksize,
+                "skip_bad_files": options.skip_bad_files,
+                "executor": options.executor_name,
+                "workers": options.workers,
+            }
+        )
+    items = plan.work_items(options.chunksize)
+    todo = [i for i in items if not _done(staging, i)]
+    if resumed:
+        log.info("%d of %d chunk(s) already done", len(items) - len(todo), len(items))
+    if not items:
+        log.warning("no events to process (all files empty or skipped)")
+    return PreparedRun(given.spec, staging, plan, items, todo, needs.filter_names())
+
+
 def prepare(
     spec: RunSpec,
     fileset: str | Path | Mapping[str, Any],
     output_dir: str | Path,
     options: RunOptions,
 ) -> PreparedRun:
-    """Step 1: check the inputs and plan the run in ``OUT.incomplete`` (or resume it there)."""
-    get_task(spec.task)  # an unknown task is a one-line error before anything else
-    cfg = spec.load_config()
-    if options.chunksize < 1:
-        raise ConfigError(f"--chunksize must be >= 1, got {options.chunksize}")
-    datasets = load_fileset(fileset)
-    digest = _fileset_digest(datasets)
+    """Step 1 on its own, files checked in this process: the run planned in ``OUT.incomplete``
+    (batch submission, tests)."""
+    given = _check_inputs(spec, fileset, options)
     staging = Staging.of(output_dir)
     resumed = staging.open(options.overwrite, options.resume)
     try:
-        needs = needs_of(cfg)
-        if resumed:
-            info = staging.run_info()
-            _check_resumable(info, spec, digest, options.chunksize, staging)
-            plan = Plan.from_json(info["plan"])
-        else:
-            t0 = time.perf_counter()
-            plan = plan_inputs(datasets, cfg, needs, options.skip_bad_files, options.timeout)
-            log.info(
-                "pre-check: %d file(s) in %d dataset(s), %.1f s",
-                sum(len(d.files) for d in datasets.values()),
-                len(datasets),
-                time.perf_counter() - t0,
-            )
-            staging.write_run(
-                {
-                    "spec": spec.to_json(),
-                    "plan": plan.to_json(),
-                    "fileset_sha256": digest,
-                    "chunksize": options.chunksize,
-                    "skip_bad_files": options.skip_bad_files,
-                    "executor": options.executor_name,
-                    "workers": options.workers,
-                }
-            )
-        items = plan.work_items(options.chunksize)
-        todo = [i for i in items if not _done(staging, i)]
+        return _plan(given, staging, resumed, options, None)
     except Exception as exc:
         staging.failed(exc)
         raise
-    if resumed:
-        log.info("%d of %d chunk(s) already done", len(items) - len(todo), len(items))
-    if not items:
-        log.warning("no events to process (all files empty or skipped)")
-    return PreparedRun(spec, staging, plan, items, todo, needs.filter_names())
 
 
 def run(
@@ -148,56 +174,61 @@ def run(
     output_dir: str | Path,
     options: RunOptions,
 ) -> RunOutput | PendingRun:
-    """Run ``spec`` over ``fileset`` into ``output_dir`` (module docstring)."""
-    prepared = prepare(spec, fileset, output_dir, options)
-    staging = prepared.staging
-    try:
-        t1 = time.perf_counter()
-        if options.executor == "batch":
+    """Run ``spec`` over ``fileset`` into ``output_dir`` (module docstring).
+
+    The executor is started once and serves both the file checks of the plan
+    and the chunks (batch mode checks the files here and submits the chunks).
+    """
+    if options.executor == "batch":
+        prepared = prepare(spec, fileset, output_dir, options)
+        try:
             pending = _submit_batch(prepared, options)
             if pending is not None:
                 return pending
             from eventlens.condor.merge import merge
 
-            return merge(staging.final)
-        _execute(prepared, options)
-        return finish_run(staging, options.skip_bad_files, seconds=time.perf_counter() - t1)
+            return merge(prepared.staging.final)
+        except Exception as exc:
+            prepared.staging.failed(exc)
+            raise
+    given = _check_inputs(spec, fileset, options)
+    staging = Staging.of(output_dir)
+    resumed = staging.open(options.overwrite, options.resume)
+    try:
+        with _executor(given, staging, options) as ex:
+            prepared = _plan(given, staging, resumed, options, ex)
+            t1 = time.perf_counter()
+            if prepared.todo:
+                run_chunks(
+                    prepared.todo,
+                    spec.build(staging.path),
+                    staging.chunks,
+                    ex,
+                    filter_names=prepared.filter_names,
+                    timeout=options.timeout,
+                )
+            elapsed = time.perf_counter() - t1
+        return finish_run(staging, options.skip_bad_files, seconds=elapsed)
     except Exception as exc:
         staging.failed(exc)
         raise
 
 
-def _execute(prepared: PreparedRun, options: RunOptions) -> None:
-    """Step 2: the chunks still to do through the processor on the chosen executor."""
-    if not prepared.todo:
-        return
-    spec, staging = prepared.spec, prepared.staging
-    proc = spec.build(staging.path)
+def _executor(given: _Inputs, staging: Staging, options: RunOptions) -> Any:
+    """The run's coffea executor as a context (a ready one is used as it is)."""
     if not isinstance(options.executor, str):
-        context: Any = contextlib.nullcontext(options.executor)
-    else:
-        condor_needs = (
-            _condor_needs(spec, staging, prepared.plan, options.condor_settings)
-            if options.executor == "condor"
-            else ()
-        )
-        context = make_executor(
-            options.executor,
-            options.workers,
-            options.status,
-            options.scheduler,
-            condor_needs,
-            options.condor_settings,
-        )
-    with context as ex:
-        run_chunks(
-            prepared.todo,
-            proc,
-            staging.chunks,
-            ex,
-            filter_names=prepared.filter_names,
-            timeout=options.timeout,
-        )
+        return contextlib.nullcontext(options.executor)
+    needs = ()
+    if options.executor == "condor":
+        needs = _condor_needs(given, staging, options.condor_settings)
+    return make_executor(
+        options.executor,
+        options.workers,
+        options.status,
+        options.scheduler,
+        needs,
+        options.condor_settings,
+    )
 
 
 def finish_run(staging: Staging, skip_bad_files: bool | None = None, seconds: float = 0.0) -> Any:
@@ -252,14 +283,15 @@ def _done(staging: Staging, item: Any) -> bool:
         return False
 
 
-def _condor_needs(spec: RunSpec, staging: Staging, plan: Plan, settings: Any) -> list[Any]:
+def _condor_needs(given: _Inputs, staging: Staging, settings: Any) -> list[Any]:
     """What HTCondor worker jobs read and write, handed to the job user and checked."""
     from eventlens.condor.cluster import run_folder_needs
 
+    spec = given.spec
     writable = [staging.chunks, staging.path / TABLES_DIR]
     if spec.kind == INFER and spec.scores:
         writable.append(staging.path / SCORES_DIR)
-    readable = [f.path for ds in plan.datasets.values() for f in ds.files if not is_remote(f.path)]
+    readable = [p for ds in given.datasets.values() for p in ds.files if not is_remote(p)]
     if spec.model:
         from eventlens.modelcard import card_path
 
