@@ -119,7 +119,7 @@ def main() -> int:
     from eventlens.modelcard import load_model_card
     from eventlens.processors.base import TaskProcessor
     from eventlens.processors.infer_processor import InferenceProcessor, model_input
-    from eventlens.processors.tasks import get_task, load_config
+    from eventlens.processors.registry import get_task, load_config
 
     torch.set_num_threads(1)
     if args.events < 100_000:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import InputFileError
 from eventlens.inference import OnnxWrapper
 from eventlens.io import atomic_path, write_json
@@ -34,7 +35,6 @@ from eventlens.modelcard import (
 from eventlens.render import RenderConfig
 
 from . import select
-from .config import TaskConfig
 from .infer_processor import EXAMPLES_PER_CLASS, InferenceProcessor
 from .task import Task
 

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import InputFileError
-
-from .config import TaskConfig
 
 #: Per-event id branches copied into every table row.
 EVENT_IDS = ("run", "luminosityBlock", "event")

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from eventlens import __version__
+from eventlens.config.selection import TaskConfig
 from eventlens.io import atomic_path, write_json
 from eventlens.objects import ObjectType
 
-from .config import TaskConfig
 from .cutflow import format_cutflow
 from .table import FORMAT, MANIFEST, TABLE_SCHEMA, TABLES_DIR
 from .task import Task

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import ConfigError, InputFileError
 
 from . import hists
-from .config import TaskConfig
 from .cutflow import check_balance, empty_cutflow
 from .fileset import (
     Dataset,
@@ -44,9 +44,9 @@ from .fileset import (
 from .inputs import Needs, needs_of
 from .labels import NO_LABEL, dataset_class
 from .output import OUTPUT_FILES, write_outputs
+from .registry import get_task, load_config
 from .table import TABLES_DIR
 from .task import Task
-from .tasks import get_task, load_config
 from .weights import GENWEIGHT_ONLY, weight_mode
 
 log = logging.getLogger(__name__)

@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("task", help="the task whose selection to run (dimuon, dtw, dhjw, hgg)")
+    from ..processors.registry import task_names
+
+    p.add_argument("task", choices=task_names(), help="the task whose selection to run")
     p.add_argument("--fileset", type=Path, required=True, help="coffea fileset JSON")
     p.add_argument("-o", "--output", type=Path, required=True, help="batch folder")
     p.add_argument("--jobs", type=int, default=4, help="number of jobs (default 4)")

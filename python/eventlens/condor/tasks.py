@@ -39,9 +39,9 @@ def task_run(
     from eventlens.processors.base import TaskProcessor
     from eventlens.processors.fileset import load_fileset
     from eventlens.processors.inputs import needs_of
+    from eventlens.processors.registry import get_task, load_config
     from eventlens.processors.select import plan_inputs
     from eventlens.processors.table import TABLES_DIR
-    from eventlens.processors.tasks import get_task, load_config
 
     spec = get_task(task)
     cfg = load_config(task, config, luminosity_pb)
