@@ -29,6 +29,7 @@ from typing import Any
 
 from eventlens.errors import EventLensError
 from eventlens.io import atomic_path, write_json
+from eventlens.resources import condor_dir
 
 from . import chunks as chunklib
 from . import schedd as sd
@@ -39,7 +40,7 @@ from .worker_env import resolve
 
 log = logging.getLogger(__name__)
 
-CONDOR_DIR = Path(__file__).resolve().parents[3] / "condor"
+CONDOR_DIR = condor_dir()
 TEMPLATE = CONDOR_DIR / "eventlens.sub.in"
 WRAPPER = CONDOR_DIR / "job.sh"
 MANIFEST, PROCESSOR, SUBMIT, JOBS_TXT, USER_LOG = (
