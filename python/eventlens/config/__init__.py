@@ -251,7 +251,11 @@ def coerce(hint: Any, value: Any, path: str, source: str = DEFAULT_SOURCE) -> An
     if origin is tuple:
         pairs = len(args) == 2 and args[1] is Ellipsis and typing.get_origin(args[0]) is tuple
         if pairs and isinstance(value, Mapping):  # {muon: 2} for ((muon, 2),): order kept
-            value = [list(item) for item in value.items()]
+            key_hint, value_hint = typing.get_args(args[0])
+            return tuple(
+                (coerce(key_hint, k, path, source), coerce(value_hint, v, f"{path}.{k}", source))
+                for k, v in value.items()
+            )
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{source}: '{path}' must be a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
