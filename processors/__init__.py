@@ -4,7 +4,9 @@ Read top to bottom, a selection run is:
 
 ``select``     the driver behind ``eventlens select`` (:func:`select.run_selection`)
 ``fileset``    loading coffea filesets, checking each file before processing
-``tasks``      the task registry and the YAML config loader (``config``)
+``registry``   the task registry: every module here defining ``TASK`` is a task, its
+               cuts in ``configs/selection/<task>.yaml`` (schema and loader:
+               :mod:`eventlens.config.selection`)
 ``base``       :class:`base.TaskProcessor`, the ``ProcessorABC`` all tasks share
 ``inputs``     the branches a task reads, from NanoEvents or straight from uproot
 ``task``       what a task is, and the steps every task shares (:func:`task.analyse`)
