@@ -149,7 +149,8 @@ def test_register_task_in_code(toy_task, toy_samples, tmp_path):
 
 
 def test_registry_errors_are_one_line(monkeypatch, capsys, tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown task 'ttH'; known tasks: dhjw, dimuon, dtw"):
+    known = ", ".join(registry.task_names())
+    with pytest.raises(ConfigError, match=rf"^unknown task 'ttH'; known tasks: {known}$"):
         registry.get_task("ttH")
     monkeypatch.setenv(registry.TASKS_ENV, "no_such_task_module_xyz")
     with pytest.raises(ConfigError, match=r"\$EVENTLENS_TASKS: cannot import task module"):
@@ -169,7 +170,7 @@ def test_every_task_module_is_found_and_complete():
     modules = sorted(
         p.stem for p in (REPO / "processors").glob("*.py") if "\nTASK = Task(" in p.read_text()
     )
-    assert list(tasks) == modules == ["dhjw", "dimuon", "dtw", "hgg"]
+    assert list(tasks) == modules and {"dhjw", "dimuon", "dtw", "hgg"} <= set(modules)
     for name, task in tasks.items():
         assert task.name == name and task.axis_label and task.mass_definition
         assert registry.config_path(name) == REPO / "configs" / "selection" / f"{name}.yaml"
