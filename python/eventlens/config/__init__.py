@@ -1,7 +1,8 @@
 """One strict loader for every eventlens configuration: YAML → frozen, typed dataclasses.
 
-Every config (selection, training, adversary, render, HTCondor, generator) is a
-frozen dataclass whose type hints *are* the schema, built by :func:`build`:
+Every config (selection, training, adversary, render, table spec, HTCondor; the
+generator's next) is a frozen dataclass whose type hints *are* the schema,
+built by :func:`build`:
 
 * an unknown key is an error naming its path and the keys allowed there, so a
   typo (``pt_mni``, ``memroy``, ``learning_rate``) can never be silently ignored
