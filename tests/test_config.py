@@ -138,49 +138,49 @@ def test_read_yaml_errors_name_the_file(tmp_path):
 
 
 # ---- every kind of config: unknown key, wrong type, missing key --------------------
+def _edited(shipped_file: Path, path: Path, edit: Any) -> None:
+    """A shipped config with one edit, written to ``path``."""
+    data = yaml.safe_load(shipped_file.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+
+
 def _selection(path: Path, edit: Any) -> Any:
     from eventlens.processors.registry import config_path, load_config
 
-    data = yaml.safe_load(config_path("dimuon").read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
+    _edited(config_path("dimuon"), path, edit)
     return lambda: load_config("dimuon", path)
 
 
 def _training(path: Path, edit: Any) -> Any:
     from eventlens.training.config import load_config
 
-    data = yaml.safe_load((config_dir() / "train" / "dtw_compact_cnn.yaml").read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
+    _edited(config_dir() / "train" / "dtw_compact_cnn.yaml", path, edit)
     return lambda: load_config(path)
 
 
 def _adversarial(path: Path, edit: Any) -> Any:
     from eventlens.adversarial.config import load as load_adversarial
 
-    data = yaml.safe_load((config_dir() / "train" / "hgg_ann.yaml").read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
+    _edited(config_dir() / "train" / "hgg_ann.yaml", path, edit)
     return lambda: load_adversarial(path)
 
 
 def _training_features(path: Path, edit: Any) -> Any:
     from eventlens.training.config import load_config
 
-    data = yaml.safe_load((config_dir() / "train" / "dtw_ffn.yaml").read_text())
-    data["features"] = {"slots": {"muon": 2, "jet": 4}, "features": ["pt", "eta"]}
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
+    def with_features(data: dict) -> None:
+        data["features"] = {"slots": {"muon": 2, "jet": 4}, "features": ["pt", "eta"]}
+        edit(data)
+
+    _edited(config_dir() / "train" / "dtw_ffn.yaml", path, with_features)
     return lambda: load_config(path)
 
 
 def _condor(path: Path, edit: Any) -> Any:
     from eventlens.condor import settings
 
-    data = yaml.safe_load((config_dir() / "condor.yaml").read_text())
-    edit(data)
-    path.write_text(yaml.safe_dump(data))
+    _edited(config_dir() / "condor.yaml", path, edit)
     return lambda: settings.load(path)
 
 

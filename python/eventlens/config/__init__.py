@@ -41,7 +41,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -128,18 +128,26 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _placed_fields(cls: Any) -> Iterator[tuple[dataclasses.Field, list[str], str]]:
+    """Each field of the YAML layout with its blocks and key (``training.epochs``)."""
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("source") and f.init:
+            *blocks, leaf = f.metadata.get("key", f.name).split(".")
+            yield f, blocks, leaf
+
+
+def _block(tree: dict[str, Any], blocks: list[str]) -> dict[str, Any]:
+    for block in blocks:
+        tree = tree.setdefault(block, {})
+    return tree
+
+
 @functools.cache
 def _layout(cls: type) -> dict[str, Any]:
     """The YAML layout of ``cls``: nested dicts of key → Field (leaf) or dict (block)."""
     tree: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.metadata.get("source") or not f.init:
-            continue
-        *blocks, leaf = f.metadata.get("key", f.name).split(".")
-        node = tree
-        for block in blocks:
-            node = node.setdefault(block, {})
-        node[leaf] = f
+    for f, blocks, leaf in _placed_fields(cls):
+        _block(tree, blocks)[leaf] = f
     return tree
 
 
@@ -168,19 +176,23 @@ def build(cls: type[T], data: Any, where: str = "", source: str = DEFAULT_SOURCE
         raise ConfigError(f"{source}: '{_join(where, exc.key)}' {exc.problem}") from None
 
 
-def _walk(
-    cls: type, tree: dict[str, Any], data: Any, where: str, source: str, out: dict[str, Any]
-) -> None:
-    if data is None:
-        data = {}
+def _only_keys(allowed: Mapping[str, Any], data: Any, where: str, source: str) -> Mapping:
+    """``data`` if it is a mapping whose keys are all in ``allowed``; ConfigError otherwise."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: '{where}' must be a mapping, got {type(data).__name__}")
-    unknown = sorted(str(k) for k in data if k not in tree)
+    unknown = sorted(str(k) for k in data if k not in allowed)
     if unknown:
         raise ConfigError(
             f"{source}: unknown key '{_join(where, unknown[0])}' "
-            f"(allowed here: {', '.join(tree)})"
+            f"(allowed here: {', '.join(allowed)})"
         )
+    return data
+
+
+def _walk(
+    cls: type, tree: dict[str, Any], data: Any, where: str, source: str, out: dict[str, Any]
+) -> None:
+    data = _only_keys(tree, {} if data is None else data, where, source)
     hints = _hints(cls)
     for name, node in tree.items():
         path = _join(where, name)
@@ -199,13 +211,7 @@ def _field_value(f: dataclasses.Field, hint: Any, value: Any, path: str, source:
     if not f.metadata.get("closed"):
         return coerce(hint, value, path, source)
     default = _default(f)
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: '{path}' must be a mapping, got {value!r}")
-    unknown = sorted(str(k) for k in value if k not in default)
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key '{path}.{unknown[0]}' (allowed here: {', '.join(default)})"
-        )
+    value = _only_keys(default, value, path, source)
     (_, inner) = typing.get_args(hint)
     return {**default, **{k: coerce(inner, v, f"{path}.{k}", source) for k, v in value.items()}}
 
@@ -281,14 +287,8 @@ def dump(config: Any) -> dict[str, Any]:
     radius scale) is dumped by it.
     """
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        if f.metadata.get("source") or not f.init:
-            continue
-        *blocks, leaf = f.metadata.get("key", f.name).split(".")
-        node = out
-        for block in blocks:
-            node = node.setdefault(block, {})
-        node[leaf] = _plain(getattr(config, f.name))
+    for f, blocks, leaf in _placed_fields(config):
+        _block(out, blocks)[leaf] = _plain(getattr(config, f.name))
     return out
 
 
