@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
 log = logging.getLogger("benchmarks.explain")
 
 
@@ -128,7 +128,7 @@ def main() -> int:
     parser.add_argument("--steps", default="10,25,50,100,200")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("-o", "--output", type=Path,
-                        default=REPO / "benchmarks" / "results" / "explain.json")
+                        default=HERE / "results" / "explain.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 

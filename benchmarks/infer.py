@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from eventlens.io import write_json
+from eventlens.resources import models_dir
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 
 log = logging.getLogger("benchmarks.infer")
 
@@ -106,8 +106,8 @@ def _once(path: Path, proc: Any, chunksize: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=REPO / "onnx_models" / "dtw_compact_cnn.onnx")
-    parser.add_argument("--input", type=Path, default=REPO / "samples" / "ttbar.root")
+    parser.add_argument("--model", type=Path, default=models_dir() / "dtw_compact_cnn.onnx")
+    parser.add_argument("--input", type=Path, default=Path("samples") / "ttbar.root")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--chunksize", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=2)
@@ -119,7 +119,7 @@ def main() -> int:
     from eventlens.modelcard import load_model_card
     from eventlens.processors.base import TaskProcessor
     from eventlens.processors.inference import InferenceProcessor, model_input
-    from eventlens.processors.tasks import get_task, load_config
+    from eventlens.processors.registry import get_task, load_config
 
     torch.set_num_threads(1)
     if args.events < 100_000:

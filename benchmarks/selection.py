@@ -62,9 +62,6 @@ from eventlens.io import write_json
 
 HERE = Path(__file__).resolve().parent
 REAL = HERE.parent.parent / "shared" / "data" / "nanoaod" / "nano_dy.root"
-TASKS = ("dimuon", "dtw", "dhjw", "hgg")
-#: A class name valid in each task, so DY events are labelled (hgg: as background).
-LABELS = {"dimuon": "none", "dtw": "dy", "dhjw": "dy", "hgg": "background"}
 DY_XSEC = 6077.22
 
 log = logging.getLogger("benchmarks.select")
@@ -73,10 +70,10 @@ log = logging.getLogger("benchmarks.select")
 def needed_branches() -> list[str]:
     """Union of the uproot filter patterns of all tasks."""
     from eventlens.processors.inputs import needs_of
-    from eventlens.processors.tasks import load_config
+    from eventlens.processors.registry import load_config, task_names
 
     names: list[str] = []
-    for task in TASKS:
+    for task in task_names():
         names += needs_of(load_config(task)).filter_names()
     return list(dict.fromkeys(names))
 
@@ -133,12 +130,19 @@ def build_input(source: Path, n_events: int, out: Path) -> Path:
     return out
 
 
+def dy_label(task: str) -> str:
+    """A class valid in ``task`` for the DY events: its first class (dimuon: none,
+    dtw/dhjw: dy, hgg: background, where DY stands in for the diphoton background)."""
+    from eventlens.processors.registry import load_config
+
+    return load_config(task).classes[0]
+
+
 def run_coffea(task: str, path: Path, executor: object, chunksize: int, out: Path) -> int:
     from eventlens.pipeline.select import run_selection
 
-    fs = {
-        "dy": {"files": {str(path): "Events"}, "metadata": {"label": LABELS[task], "xsec": DY_XSEC}}
-    }
+    meta = {"label": dy_label(task), "xsec": DY_XSEC}
+    fs = {"dy": {"files": {str(path): "Events"}, "metadata": meta}}
     res = run_selection(
         task,
         fs,
@@ -190,8 +194,8 @@ def run_direct(task: str, path: Path, chunksize: int, out: Path) -> int:
     from eventlens.pipeline.table import build_table, table_name, write_table
     from eventlens.processors import hists
     from eventlens.processors.inputs import inputs_from_arrays, needs_of, resolve_branches
+    from eventlens.processors.registry import get_task, load_config
     from eventlens.processors.task import analyse
-    from eventlens.processors.tasks import get_task, load_config
 
     spec, cfg = get_task(task), load_config(task)
     needs = needs_of(cfg)
@@ -203,7 +207,7 @@ def run_direct(task: str, path: Path, chunksize: int, out: Path) -> int:
         reading = resolve_branches(needs, keys, str(path))
         branches = reading.branches + (["genWeight"] if "genWeight" in keys else [])
         sumw = float(f["Runs"]["genEventSumw"].array(library="np").sum())
-        meta = {"label": LABELS[task], "xsec": DY_XSEC, "sumw": sumw}
+        meta = {"label": dy_label(task), "xsec": DY_XSEC, "sumw": sumw}
         booked, selected, start = hists.book(cfg), 0, 0
         for arrays in tree.iterate(branches, step_size=chunksize, library="ak"):
             inputs = inputs_from_arrays(arrays, needs, reading)
@@ -239,7 +243,9 @@ def main() -> int:
     p.add_argument("--events", type=int, default=200_000)
     p.add_argument("--chunksize", type=int, default=50_000)
     p.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is kept")
-    p.add_argument("--tasks", default=",".join(TASKS))
+    from eventlens.processors.registry import task_names
+
+    p.add_argument("--tasks", default=",".join(task_names()))
     p.add_argument("--output", type=Path, default=HERE / "results" / "select.json")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

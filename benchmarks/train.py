@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
 log = logging.getLogger("benchmarks.train")
 
 #: model -> (train batch size, train batches per epoch, inference batch size)
@@ -62,11 +62,12 @@ CHANNELS = ["electron", "muon", "jet", "bjet", "met"]
 
 
 def make_config(name: str, table: Path, threads: int) -> Any:
+    from eventlens.config import config_dir
     from eventlens.models import model_info
     from eventlens.training.config import TrainConfig, load_config
 
     batch, steps, _ = PLAN[name]
-    shipped = REPO / "configs" / "train" / f"dtw_{name}.yaml"
+    shipped = config_dir() / "train" / f"dtw_{name}.yaml"
     model: dict[str, Any] = {"name": name, "params": {}}
     canvas = {"height": 64, "width": 64}
     if shipped.exists():
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=",".join(PLAN), help="comma-separated registry names")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5, help="inference repetitions (best of)")
-    p.add_argument("-o", "--output", type=Path, default=REPO / "benchmarks/results/train.json")
+    p.add_argument("-o", "--output", type=Path, default=HERE / "results" / "train.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("eventlens", "onnx_ir", "onnxscript"):

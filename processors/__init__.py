@@ -4,9 +4,12 @@ What a physicist reads, and nothing else — no Runner, no fileset, no output
 folder (those are :mod:`eventlens.pipeline`'s):
 
 ``dimuon``, ``dtw``, ``dhjw``, ``hgg``   the tasks: cuts, mass definition (+ YAML config)
-``tasks``      the task registry and the selection-config loader
+``registry``   the task registry: every module here defining ``TASK`` is a task, its
+               cuts in ``configs/selection/<task>.yaml`` (schema and loader:
+               :mod:`eventlens.config.selection`)
 ``base``       :class:`base.TaskProcessor`, the ``ProcessorABC`` every task runs in
 ``inference``  :class:`inference.InferenceProcessor`: the same plus a model in the loop
+``flavour``    NanoAOD flavours (Run 2 UL, Run 3 v12/v15): what is read from which branch
 ``inputs``     the branches a task reads, from NanoEvents or straight from uproot
 ``task``       what a task is, and the steps every task shares (:func:`task.analyse`)
 ``cuts``, ``kinematics``, ``labels``, ``weights``, ``cutflow``   building blocks

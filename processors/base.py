@@ -26,11 +26,11 @@ from typing import Any
 import awkward as ak
 from coffea import processor
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import InputFileError
 from eventlens.pipeline.table import TABLES_DIR, build_table, table_name, write_table
 
 from . import hists
-from .config import TaskConfig
 from .inputs import inputs_from_nanoevents, needs_of
 from .task import ChunkResult, Task, analyse
 

@@ -1,6 +1,6 @@
 """Object-level selection shared by all tasks: ID, isolation, kinematics, b-tag, MET.
 
-Every threshold comes from an :class:`~eventlens.processors.config.ObjectCuts`
+Every threshold comes from an :class:`~eventlens.config.selection.ObjectCuts`
 block; nothing here knows about a particular task.
 """
 
@@ -11,7 +11,8 @@ import dataclasses
 import awkward as ak
 import numpy as np
 
-from .config import BTagConfig, ObjectCuts
+from eventlens.config.selection import BTagConfig, ObjectCuts
+
 from .cutflow import finite_events
 from .inputs import Inputs
 from .kinematics import delta_r_clean
@@ -42,7 +43,7 @@ def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
 def drawn_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     """The objects drawn for the event: :func:`good_objects`, or with
     ``cuts.draw_pt_min`` every object above it in the |η| acceptance (see
-    :class:`~eventlens.processors.config.ObjectCuts`)."""
+    :class:`~eventlens.config.selection.ObjectCuts`)."""
     if cuts.draw_pt_min is None:
         return good_objects(objects, cuts)
     loose = dataclasses.replace(

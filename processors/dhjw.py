@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import awkward as ak
 
-from .config import TaskConfig
+from eventlens.config.selection import TaskConfig
+
 from .cutflow import Cutflow
 from .cuts import bad_values, good_jets, good_objects, n_btagged
 from .inputs import Inputs
@@ -58,4 +59,6 @@ TASK = Task(
     provides=("Muon", "Jet", "MET"),
     steps=("min_muons", "finite_jets"),
     mass_definition="invariant mass of the leading opposite-charge muon pair [GeV]; 0 without one",
+    axis_label=r"$m_{\mu\mu}$ [GeV]",
+    targets=(("accuracy", 0.90),),
 )

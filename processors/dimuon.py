@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import awkward as ak
 
-from .config import TaskConfig
+from eventlens.config.selection import TaskConfig
+
 from .cutflow import Cutflow
 from .cuts import bad_values, good_jets, good_objects, n_btagged
 from .inputs import Inputs
@@ -60,4 +61,5 @@ TASK = Task(
     provides=("Muon", "Jet", "MET"),
     steps=("two_good_muons", "opposite_charge_pair"),
     mass_definition="invariant mass of the leading opposite-charge muon pair [GeV]",
+    axis_label=r"$m_{\mu\mu}$ [GeV]",
 )

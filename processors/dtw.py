@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from .config import TaskConfig
+from eventlens.config.selection import TaskConfig
+
 from .cutflow import Cutflow
 from .cuts import bad_values, drawn_objects, good_jets, good_objects, n_btagged
 from .inputs import Inputs
@@ -88,4 +89,6 @@ TASK = Task(
         "invariant mass of the leading opposite-charge muon or electron pair (the heavier if "
         "both) if there is one, else the transverse mass of the leading lepton and MET [GeV]"
     ),
+    axis_label=r"$m_{\ell\ell}$ or $m_{T}(\ell, p_{T}^{miss})$ [GeV]",
+    targets=(("signal_vs_background", 0.96), ("accuracy", 0.90)),
 )

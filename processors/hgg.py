@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
-from .config import TaskConfig
+from eventlens.config.selection import TaskConfig
+
 from .cutflow import Cutflow
 from .cuts import bad_values, good_jets, good_objects, n_btagged
 from .inputs import Inputs
@@ -70,4 +71,5 @@ TASK = Task(
     provides=("Photon", "Jet", "MET"),
     steps=("two_good_photons", "mass_window", "scaled_pt"),
     mass_definition="diphoton invariant mass m_γγ of the two leading good photons [GeV]",
+    axis_label=r"$m_{\gamma\gamma}$ [GeV]",
 )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import hist
 import numpy as np
 
-from .config import Binning, TaskConfig
+from eventlens.config.selection import Binning, TaskConfig
 
 #: Object kinds counted in ``nobjects`` (bjet = jets at the b-tag working point).
 OBJECT_KINDS = ("electron", "muon", "photon", "jet", "bjet")

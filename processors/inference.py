@@ -21,6 +21,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from eventlens.config.selection import TaskConfig
 from eventlens.inference import ImageInput, OnnxWrapper, TableInput
 from eventlens.inference import hists as infer_hists
 from eventlens.io import atomic_path
@@ -32,7 +33,6 @@ from eventlens.modelcard import (
 )
 
 from .base import TaskProcessor
-from .config import TaskConfig
 from .task import ChunkResult, Task
 
 #: Example events kept per predicted class and chunk (capped again after merging).

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import InputFileError
 
 from . import flavour as flav
-from .config import TaskConfig
 from .flavour import MissingBranchError, Source
 
 #: Per-event id branches copied into every table row.

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import TaskConfig
+from eventlens.config.selection import TaskConfig
 
 #: Label of events that belong to no class (data in metadata-labelled tasks).
 NO_LABEL = -1

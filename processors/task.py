@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
+from eventlens.config.selection import TaskConfig
 from eventlens.objects import objects_from_collections
 
-from .config import TaskConfig
 from .cutflow import Cutflow, finite_events
 from .inputs import Inputs
 from .labels import NO_LABEL, dataset_class
@@ -55,7 +56,13 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Task:
-    """A registered task: its selection function and what it needs and provides."""
+    """A task: its selection function, what it needs and provides, and how it is shown.
+
+    A module of ``processors/`` that defines ``TASK = Task(...)`` *is* a task
+    (the registry, :mod:`.registry`, finds it); its cuts and classes are in
+    ``configs/selection/<name>.yaml`` (or ``config``, for a task kept outside
+    the repository).
+    """
 
     name: str
     select: Callable[[Inputs, TaskConfig, Cutflow], Candidates]
@@ -63,7 +70,13 @@ class Task:
     objects: tuple[str, ...]  # object blocks the config must define
     provides: tuple[str, ...]  # collections available for the table (MET always)
     steps: tuple[str, ...]  # the task's own cutflow steps, in order
-    mass_definition: str
+    mass_definition: str  # in words, stored in every manifest
+    axis_label: str  # the mass as an axis title (matplotlib mathtext)
+    #: Minimum test metrics a model of this task should reach (``eventlens compare``
+    #: reports them): (metric name: ``accuracy``, ``signal_vs_background``; value).
+    targets: tuple[tuple[str, float], ...] = ()
+    #: The selection config, when not ``configs/selection/<name>.yaml``.
+    config: Path | None = None
 
     @property
     def all_steps(self) -> tuple[str, ...]:

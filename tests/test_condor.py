@@ -42,7 +42,7 @@ def task_processor():
     """The task's plain coffea processor (no tables) and the Runner options the pipeline uses."""
     from eventlens.processors.base import TaskProcessor
     from eventlens.processors.inputs import needs_of
-    from eventlens.processors.tasks import get_task, load_config
+    from eventlens.processors.registry import get_task, load_config
 
     cfg = load_config(TASK)
     options = {"iteritems_options": {"filter_name": needs_of(cfg).filter_names()}}

@@ -14,7 +14,7 @@ from eventlens.pipeline.select import run_selection
 from eventlens.pipeline.table import TABLE_SCHEMA, load_table, table_files
 from eventlens.processors.cutflow import check_balance
 from eventlens.processors.labels import window_labels
-from eventlens.processors.tasks import load_config
+from eventlens.processors.registry import load_config, task_names
 
 # NanoAODSchema's notes on cross-references the processors do not use
 pytestmark = pytest.mark.filterwarnings(
@@ -57,7 +57,7 @@ def real_runs(nanoaod_dir, tmp_path_factory):
     return get
 
 
-TASKS = ("dimuon", "dtw", "dhjw", "hgg")
+TASKS = task_names()
 
 
 @pytest.mark.parametrize("task", TASKS)

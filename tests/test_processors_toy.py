@@ -11,7 +11,7 @@ from eventlens.errors import ConfigError, InputFileError
 from eventlens.pipeline.select import run_selection
 from eventlens.pipeline.table import load_table, read_manifest
 from eventlens.processors.cutflow import check_balance
-from eventlens.processors.tasks import load_config
+from eventlens.processors.registry import load_config
 from nanoaod_toy import (
     TASK_PROCESSES,
     TOY_XSEC_PB,
@@ -221,10 +221,10 @@ def test_corrupt_basket_mid_file(toy_samples, tmp_path):
 
 def test_remote_open_data_error_is_plain(tmp_path):
     """The shipped CMS Open Data fileset: real root:// paths, unreachable from here."""
+    from eventlens.config import config_dir
     from eventlens.pipeline.fileset import load_fileset
-    from eventlens.processors.config import default_config_dir
 
-    path = default_config_dir().parent / "filesets" / "cms_opendata_2016.json"
+    path = config_dir() / "filesets" / "cms_opendata_2016.json"
     datasets = load_fileset(path)
     assert set(datasets) == {"DoubleMuon_Run2016H", "dy", "wjets", "ttbar"}
     for ds in datasets.values():

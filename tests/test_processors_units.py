@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from eventlens.errors import ConfigError
-from eventlens.processors.config import default_config_dir
 from eventlens.processors.cutflow import Cutflow, check_balance, finite_events
 from eventlens.processors.inputs import Inputs, needs_of
 from eventlens.processors.kinematics import (
@@ -20,13 +19,13 @@ from eventlens.processors.kinematics import (
     transverse_mass,
 )
 from eventlens.processors.labels import dataset_class, window_labels
+from eventlens.processors.registry import config_path, get_task, load_config, task_names
 from eventlens.processors.task import analyse
-from eventlens.processors.tasks import TASKS, get_task, load_config
 from eventlens.processors.weights import event_weights
 
 
 # ---- configs ------------------------------------------------------------------------
-@pytest.mark.parametrize("task", sorted(TASKS))
+@pytest.mark.parametrize("task", task_names())
 def test_shipped_configs_load(task):
     cfg = load_config(task)
     assert cfg.task == task
@@ -35,7 +34,7 @@ def test_shipped_configs_load(task):
 
 
 def _write_config(tmp_path, task, edit):
-    data = yaml.safe_load((default_config_dir() / f"{task}.yaml").read_text())
+    data = yaml.safe_load((config_path(task)).read_text())
     edit(data)
     path = tmp_path / f"{task}.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -78,7 +77,7 @@ def test_config_digest_follows_cuts(tmp_path):
     with pytest.raises(ConfigError, match="unknown task"):
         get_task("ttH")
     with pytest.raises(ConfigError, match="not 'dimuon'"):
-        load_config("dimuon", default_config_dir() / "dtw.yaml")
+        load_config("dimuon", config_path("dtw"))
 
 
 # ---- labels -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, random_objects
+from eventlens.errors import ConfigError
 from eventlens.render import RenderConfig, allocate, render, render_with_stats
 from eventlens.render.reference import render_reference
 
@@ -90,12 +91,19 @@ def test_bad_objects_argument_is_a_clear_error():
 def test_config_validation_names_the_value():
     with pytest.raises(ValueError, match=r"unknown channel.*'tau'"):
         RenderConfig(channels=("muon", "tau"))
-    with pytest.raises(ValueError, match="height = 2"):
+    with pytest.raises(ConfigError, match="'height' = 2"):
         RenderConfig(height=2)
     with pytest.raises(ValueError, match="either 'muon' or the charge"):
         RenderConfig(channels=("muon", "muon+"))
-    with pytest.raises(ValueError, match="unknown render config key"):
-        RenderConfig.from_dict({"size": 64})
+    with pytest.raises(ConfigError, match=r"cfg.yaml: unknown key 'render.size' \(allowed here"):
+        RenderConfig.from_dict({"size": 64}, source="cfg.yaml")
+    with pytest.raises(ConfigError, match=r"cfg.yaml: 'render.height' = 2, must be an integer"):
+        RenderConfig.from_dict({"height": 2}, source="cfg.yaml")
+    with pytest.raises(ConfigError, match=r"cfg.yaml: 'render.overlap' must be one of"):
+        RenderConfig.from_dict({"overlap": "min"}, source="cfg.yaml")
+    assert RenderConfig.from_dict({"style": "seed_rgb", "height": 32}) == RenderConfig.seed_rgb(
+        height=32, width=224
+    )
     a, b = RenderConfig(), RenderConfig(height=32)
     assert a.digest() != b.digest() and a.digest() == RenderConfig().digest()
     assert a.differences(b) == {"height": (64, 32), "radius_scale": (3.0, 1.5)}

@@ -26,10 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_path
+from .resources import config_dir, models_dir
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
+
+def _train_config(task: str) -> Path:
+    """The compact-CNN training config the demo trains for ``task``."""
+    return config_dir() / "train" / f"{task}_compact_cnn.yaml"
+
+
+def demo_tasks() -> tuple[str, ...]:
+    """The registry's tasks the demo can run: those with a compact-CNN training config."""
+    from .processors.registry import task_names
+
+    return tuple(t for t in task_names() if _train_config(t).exists())
 
 
 @dataclass
@@ -75,7 +86,7 @@ def _samples(s: DemoSettings, name: str, seed: int) -> Path:
 
 def _select(s: DemoSettings, fileset: Path) -> Path:
     from .pipeline.select import run_selection
-    from .processors.tasks import load_config
+    from .processors.registry import load_config
 
     out = s.output / "selected" / s.task
     manifest = out / "manifest.json"
@@ -96,7 +107,7 @@ def _train(s: DemoSettings, table: Path) -> Path:
     if (run / "best.pt").exists() and (run / "metrics.json").exists():
         log.info("   reusing the trained model in %s", run)
         return run
-    base = load_config(REPO / "configs" / "train" / f"{s.task}_compact_cnn.yaml")
+    base = load_config(_train_config(s.task))
     data = base.to_dict()
     data["table"] = str(table)
     data["training"] = {**data["training"], "epochs": s.epochs}
@@ -149,7 +160,7 @@ def run_demo(s: DemoSettings) -> Path:
         lambda: make_pseudodata(pd_fs, s.output / "samples" / "pseudodata.root", seed=3),
     )
     if s.use_shipped_model:
-        model = REPO / "onnx_models" / f"{s.task}_compact_cnn.onnx"
+        model = models_dir() / f"{s.task}_compact_cnn.onnx"
         if not model.exists():
             raise FileNotFoundError(f"{model}: no shipped model for task {s.task}")
         run = None

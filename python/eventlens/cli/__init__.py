@@ -58,7 +58,11 @@ def setup_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except EventLensError as exc:  # e.g. an unimportable module in $EVENTLENS_TASKS
+        print(f"eventlens: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     try:

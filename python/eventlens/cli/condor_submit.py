@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .select import TASKS, add_run_arguments, run_options
+from .select import add_run_arguments, run_options
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("task", nargs="?", choices=TASKS, help="the task whose selection to run")
+    from ..processors.registry import task_names
+
+    p.add_argument("task", nargs="?", choices=task_names(), help="the task whose selection to run")
     p.add_argument("--model", type=Path, default=None, help="run inference with this .onnx")
     p.add_argument("--scores", action="store_true", help="inference: per-event scores")
     add_run_arguments(p, executor_options=False)

@@ -45,7 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=Path("eventlens-demo"),
         help="output folder (default eventlens-demo)",
     )
-    p.add_argument("--task", choices=("dtw", "dimuon", "dhjw"), default="dtw")
+    from ..demo import demo_tasks
+
+    p.add_argument(
+        "--task",
+        choices=demo_tasks(),
+        default="dtw",
+        help="a task with a compact-CNN training config (configs/train/TASK_compact_cnn.yaml)",
+    )
     p.add_argument("--events-per-process", type=int, default=4000)
     p.add_argument("--epochs", type=int, default=10, help="training epochs of the compact CNN")
     p.add_argument("--jobs", type=int, default=2, help="processes for generation and coffea")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-TASKS = ("dimuon", "dtw", "dhjw", "hgg")
 EXECUTORS = ("iterative", "futures", "dask", "condor", "batch")
 
 
@@ -121,6 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("task", choices=TASKS, help="the task whose selection to run")
+    from ..processors.registry import task_names
+
+    p.add_argument("task", choices=task_names(), help="the task whose selection to run")
     add_run_arguments(p)
     p.set_defaults(func=run)

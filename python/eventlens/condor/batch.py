@@ -38,6 +38,7 @@ from typing import Any
 from eventlens.errors import EventLensError
 from eventlens.io import write_json
 from eventlens.pipeline import chunks as chunklib
+from eventlens.resources import condor_dir
 
 from . import schedd as sd
 from .access import Identity, Need, check, make_job_dir
@@ -47,7 +48,7 @@ from .worker_env import resolve
 
 log = logging.getLogger(__name__)
 
-CONDOR_DIR = Path(__file__).resolve().parents[3] / "condor"
+CONDOR_DIR = condor_dir()
 TEMPLATE = CONDOR_DIR / "eventlens.sub.in"
 WRAPPER = CONDOR_DIR / "job.sh"
 BATCH_DIR = "batch"

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_SOURCE, ConfigValueError, build
 from ..objects import ObjectType
 
 #: Per-object features a spec may use.  ``energy`` = sqrt((pT cosh η)² + m²).
@@ -52,18 +53,20 @@ class TableSpec:
         object.__setattr__(self, "features", tuple(self.features))
         unknown = [k for k, _ in slots if k not in _TYPE_NAMES]
         if unknown:
-            raise ValueError(
-                f"table spec: unknown object type(s) {unknown}; known: {sorted(_TYPE_NAMES)}"
+            raise ConfigValueError(
+                "slots", f"has unknown object type(s) {unknown}; known: {sorted(_TYPE_NAMES)}"
             )
         bad = [f for f in self.features if f not in KNOWN_FEATURES]
         if bad:
-            raise ValueError(f"table spec: unknown feature(s) {bad}; known: {list(KNOWN_FEATURES)}")
-        if not slots or any(n < 1 for _, n in slots) or not self.features:
-            raise ValueError(
-                f"table spec: need >= 1 slot per listed type and >= 1 feature, got {self}"
+            raise ConfigValueError(
+                "features", f"has unknown feature(s) {bad}; known: {list(KNOWN_FEATURES)}"
             )
+        if not slots or any(n < 1 for _, n in slots):
+            raise ConfigValueError("slots", f"= {dict(slots)}, need >= 1 slot per listed type")
+        if not self.features:
+            raise ConfigValueError("features", "is empty, need >= 1 feature")
         if len({k for k, _ in slots}) != len(slots):
-            raise ValueError(f"table spec: repeated object type in {slots}")
+            raise ConfigValueError("slots", f"repeats an object type in {slots}")
 
     @property
     def n_slots(self) -> int:
@@ -84,13 +87,12 @@ class TableSpec:
         return {"slots": [[k, n] for k, n in self.slots], "features": list(self.features)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TableSpec:
-        unknown = sorted(set(data) - {"slots", "features"})
-        if unknown:
-            raise ValueError(f"table spec: unknown key(s) {unknown}; known: ['features', 'slots']")
-        slots = data["slots"]
-        pairs = slots.items() if isinstance(slots, Mapping) else (tuple(p) for p in slots)
-        return cls(slots=tuple(pairs), features=tuple(data["features"]))
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str = "features", source: str = DEFAULT_SOURCE
+    ) -> TableSpec:
+        """Build from a mapping (a config's ``features:`` block, a model card's copy);
+        ``slots`` as ``{type: n}`` or ordered ``[[type, n], ...]``."""
+        return build(cls, data, where, source)
 
 
 #: Seed 002 §6 baseline: the objects the DTW/dimuon selections keep, padded.

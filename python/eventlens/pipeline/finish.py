@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from eventlens import __version__
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import EventLensError, InputFileError
 from eventlens.io import atomic_path, write_json
 from eventlens.objects import ObjectType
 from eventlens.processors import hists
-from eventlens.processors.config import TaskConfig
 from eventlens.processors.cutflow import check_balance, empty_cutflow, format_cutflow
 from eventlens.processors.task import Task
 

@@ -80,7 +80,7 @@ def inference_spec(
     ``render_config`` is the card's), that the ONNX input is what the card
     draws, and whether the selection config is the one the model was trained after.
     """
-    from eventlens.processors.tasks import load_config
+    from eventlens.processors.registry import load_config
 
     model = Path(model).resolve()
     if not model.exists():

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from eventlens.config.selection import TaskConfig
 from eventlens.errors import ConfigError, InputFileError
-from eventlens.processors.config import TaskConfig
 from eventlens.processors.flavour import FLAVOUR_KEY, RUN2
 from eventlens.processors.inputs import MissingBranchError, Needs
 from eventlens.processors.labels import NO_LABEL, dataset_class

@@ -27,7 +27,7 @@ from typing import Any
 
 from eventlens.errors import ConfigError, EventLensError
 from eventlens.processors.inputs import needs_of
-from eventlens.processors.tasks import get_task
+from eventlens.processors.registry import get_task
 
 from . import chunks as chunklib
 from . import results

@@ -25,7 +25,7 @@ def selection_spec(
     task: str, config: str | Path | None = None, luminosity_pb: float | None = None
 ) -> RunSpec:
     """The :class:`RunSpec` of ``task``'s selection with ``config`` (default: the task's YAML)."""
-    from eventlens.processors.tasks import load_config
+    from eventlens.processors.registry import load_config
 
     cfg = load_config(task, config, luminosity_pb)
     return RunSpec(

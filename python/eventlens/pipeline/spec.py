@@ -51,7 +51,7 @@ class RunSpec:
 
     def load_config(self) -> Any:
         """The selection config, checked to be the one the run was planned with."""
-        from eventlens.processors.tasks import load_config
+        from eventlens.processors.registry import load_config
 
         cfg = load_config(self.task, self.config_path, self.luminosity_pb)
         if cfg.digest() != self.config_digest:
@@ -63,7 +63,7 @@ class RunSpec:
 
     def build(self, staging: str | Path | None) -> Any:
         """The coffea processor; it writes its per-chunk files (tables, scores) into ``staging``."""
-        from eventlens.processors.tasks import get_task
+        from eventlens.processors.registry import get_task
 
         task, cfg = get_task(self.task), self.load_config()
         if self.kind == SELECT:

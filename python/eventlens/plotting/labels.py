@@ -5,9 +5,10 @@ metadata are plain Unicode, e.g. "tt̄ (semi-μ)" with a combining macron
 (U+0304).  The CMS font has no glyph for it (matplotlib draws "ft"), so
 :func:`mpl_label` turns each barred letter into mathtext ``\\bar{}``.
 
-:func:`mass_axis_label` names the task's mass the physics way: one mapping from
-the task name, falling back to the definition the selection stored in its
-manifest (``mass_definition``).
+:func:`mass_axis_label` names the task's mass the physics way: the task's own
+``axis_label`` (``processors/<task>.py``, through the task registry), falling
+back to the definition the selection stored in its manifest
+(``mass_definition``) for a task this installation does not know.
 """
 
 from __future__ import annotations
@@ -19,15 +20,6 @@ MACRON = "\u0304"
 # a run of letters in which at least one carries a combining macron
 _BARRED_WORD = re.compile(rf"(?:[^\W\d_]{MACRON}?)*[^\W\d_]{MACRON}(?:[^\W\d_]{MACRON}?)*")
 _BARRED_LETTER = re.compile(rf"([^\W\d_]){MACRON}")
-
-#: Axis title of the task mass, by task name (processors/<task>.py ``mass_definition``).
-MASS_AXIS_LABELS: dict[str, str] = {
-    "dtw": r"$m_{\ell\ell}$ or $m_{T}(\ell, p_{T}^{miss})$ [GeV]",
-    "dimuon": r"$m_{\mu\mu}$ [GeV]",
-    "dhjw": r"$m_{\mu\mu}$ [GeV]",
-    "hgg": r"$m_{\gamma\gamma}$ [GeV]",
-}
-
 
 def _bar_math(text: str) -> str:
     return _BARRED_LETTER.sub(lambda m: rf"\bar{{{m.group(1)}}}", text)
@@ -53,10 +45,12 @@ def mpl_label(text: str) -> str:
 
 
 def mass_axis_label(task: str | None, definition: str | None = None) -> str:
-    """The x-axis title of the task mass: the mapped symbol, else the stored
+    """The x-axis title of the task mass: the task's ``axis_label``, else the stored
     definition (first clause, capitalised), else "Mass [GeV]"."""
-    if task in MASS_AXIS_LABELS:
-        return MASS_AXIS_LABELS[task]
+    from ..processors.registry import get_task, task_names
+
+    if task is not None and task in task_names():
+        return get_task(task).axis_label
     text = (definition or "").split(";")[0].strip()
     if not text:
         return "Mass [GeV]"

@@ -51,7 +51,9 @@ def cmake_dir() -> Path:
 
 def _source_tree() -> Path:
     """The repository's cpp/ folder, for running from a checkout without a build."""
-    return Path(__file__).resolve().parents[3] / "cpp"
+    from ..resources import cpp_dir
+
+    return cpp_dir()
 
 
 @functools.cache

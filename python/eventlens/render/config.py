@@ -24,6 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..config import DEFAULT_SOURCE, ConfigValueError, build
+
 #: Every channel name a ``channels``-style config may use.
 KNOWN_CHANNELS = ("electron", "muon", "muon+", "muon-", "photon", "jet", "bjet", "met")
 
@@ -104,17 +106,19 @@ class RenderConfig:
         return cls(**params)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RenderConfig:
-        """Build from a mapping (e.g. the ``render:`` block of a YAML config)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown render config key(s) {unknown}; known keys: {sorted(known)}")
-        data = dict(data)
+    def config_defaults(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults that depend on the data: ``style: seed_rgb`` starts from the seed's picture."""
         if data.get("style") == "seed_rgb":
-            data.pop("style")
-            return cls.seed_rgb(**data)
-        return cls(**data)
+            return dataclasses.asdict(cls.seed_rgb())
+        return {}
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], where: str = "render", source: str = DEFAULT_SOURCE
+    ) -> RenderConfig:
+        """Build from a mapping (the ``render:`` block of a YAML config, a model card's copy);
+        ConfigError naming ``source`` and the key path otherwise."""
+        return build(cls, data, where, source)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict with every field, including the derived radius scale."""
@@ -188,42 +192,38 @@ class RenderConfig:
         for name in ("height", "width"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 4 <= value <= 4096:
-                raise ValueError(
-                    f"render config: {name} = {value!r}, must be an integer in [4, 4096]"
-                )
+                raise ConfigValueError(name, f"= {value!r}, must be an integer in [4, 4096]")
         if self.style not in ("channels", "seed_rgb"):
-            raise ValueError(
-                f"render config: style = {self.style!r}, must be 'channels' or 'seed_rgb'"
+            raise ConfigValueError(
+                "style", f"= {self.style!r}, must be 'channels' or 'seed_rgb'"
             )
         if self.style == "channels":
             unknown = [c for c in self.channels if c not in KNOWN_CHANNELS]
             if unknown:
-                raise ValueError(
-                    f"render config: unknown channel(s) {unknown}; known: {list(KNOWN_CHANNELS)}"
+                raise ConfigValueError(
+                    "channels", f"has unknown channel(s) {unknown}; known: {list(KNOWN_CHANNELS)}"
                 )
             if "muon" in self.channels and ("muon+" in self.channels or "muon-" in self.channels):
-                raise ValueError(
-                    "render config: use either 'muon' or the charge channels "
-                    "'muon+'/'muon-', not both"
+                raise ConfigValueError(
+                    "channels", "must use either 'muon' or the charge channels 'muon+'/'muon-', "
+                    "not both"
                 )
         elif self.channels != ("r", "g", "b"):
-            raise ValueError(
-                f"render config: seed_rgb style has channels ('r','g','b'), got {self.channels}"
+            raise ConfigValueError(
+                "channels", f"= {list(self.channels)}; the seed_rgb style has ['r', 'g', 'b']"
             )
         if not 1 <= len(self.channels) <= 16:
-            raise ValueError(f"render config: {len(self.channels)} channels, must be 1 to 16")
+            raise ConfigValueError("channels", f"has {len(self.channels)} entries, must be 1 to 16")
         if len(set(self.channels)) != len(self.channels):
-            raise ValueError(f"render config: repeated channel names in {list(self.channels)}")
+            raise ConfigValueError("channels", f"= {list(self.channels)} repeats a name")
         lo, hi = self.eta_range
         if not lo < hi:
-            raise ValueError(f"render config: eta_range = {self.eta_range}, need min < max")
+            raise ConfigValueError("eta_range", f"= {list(self.eta_range)}, need min < max")
         if self.radius_scale is not None and not self.radius_scale > 0:
-            raise ValueError(f"render config: radius_scale = {self.radius_scale}, must be > 0")
+            raise ConfigValueError("radius_scale", f"= {self.radius_scale}, must be > 0")
         if self.overlap not in ("max", "add", "over"):
-            raise ValueError(f"render config: overlap = {self.overlap!r}, must be max, add or over")
+            raise ConfigValueError("overlap", f"= {self.overlap!r}, must be max, add or over")
         if self.eta_policy not in ("skip", "clamp"):
-            raise ValueError(
-                f"render config: eta_policy = {self.eta_policy!r}, must be skip or clamp"
-            )
+            raise ConfigValueError("eta_policy", f"= {self.eta_policy!r}, must be skip or clamp")
         if self.dtype not in ("uint8", "float32"):
-            raise ValueError(f"render config: dtype = {self.dtype!r}, must be uint8 or float32")
+            raise ConfigValueError("dtype", f"= {self.dtype!r}, must be uint8 or float32")

@@ -63,12 +63,15 @@ def _model(m: dict[str, Any]) -> str:
     return f"`{Path(m['run_dir']).name}` ({name})"
 
 
-#: Targets of the models issue on generated data: (task, metric, minimum).
-TARGETS: tuple[tuple[str, str, float], ...] = (
-    ("dtw", "signal_vs_background", 0.96),
-    ("dtw", "accuracy", 0.90),
-    ("dhjw", "accuracy", 0.90),
-)
+def targets() -> list[tuple[str, str, float]]:
+    """(task, metric, minimum) of every task that sets targets (``Task.targets``)."""
+    from ..processors.registry import all_tasks
+
+    return [
+        (name, key, minimum)
+        for name, task in all_tasks().items()
+        for key, minimum in task.targets
+    ]
 
 
 def _metric(m: dict[str, Any], key: str) -> float | None:
@@ -82,7 +85,7 @@ def targets_section(by_task: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Each target with the best compact-CNN run of its task and the best run of any model."""
     lines = ["## Targets", "", "| task | metric | target | best compact CNN | best of all |",
              "|---|---|---:|---|---|"]
-    for task, key, minimum in TARGETS:
+    for task, key, minimum in targets():
         runs = by_task.get(task, [])
         if not runs:
             continue

@@ -32,44 +32,40 @@ Layout (defaults shown where they exist)::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
-
-from ..errors import ConfigError
-from ..models import model_info
+from ..config import DEFAULT_SOURCE, ConfigValueError, build, dump, load, setting
+from ..models import MODEL_NAMES, model_info
 from ..models.features import TableSpec
 from ..render.config import RenderConfig
 
 
-def _strict(section: str, data: Any, known: set[str]) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config: {section} must be a mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"config: unknown key(s) {unknown} in {section}; known: {sorted(known)}")
-    return dict(data)
-
-
 @dataclasses.dataclass(frozen=True)
 class OptimiserConfig:
-    name: str = "adam"
+    """Adam, the seeds' optimiser (the only one implemented)."""
+
+    name: Literal["adam"] = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ConfigValueError("lr", f"= {self.lr}, must be > 0")
 
 
 @dataclasses.dataclass(frozen=True)
 class SchedulerConfig:
     """``plateau`` cuts the LR when the validation loss stalls; ``cosine`` anneals it."""
 
-    name: str = "plateau"
+    name: Literal["plateau", "cosine", "none"] = "plateau"
     factor: float = 0.5
     patience: int = 2
     min_lr: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if not 0 < self.factor < 1:
+            raise ConfigValueError("factor", f"= {self.factor}, must be in (0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,33 +84,81 @@ class SplitConfig:
     val: float = 0.1
     salt: str = "eventlens-split-v1"
 
+    def __post_init__(self) -> None:
+        if not (0 < self.train < 1 and 0 < self.val < 1 and self.train + self.val < 1):
+            raise ConfigValueError(
+                "val", f"= {self.val} with train = {self.train}: need both in (0, 1) and a "
+                "test share left"
+            )
 
-@dataclasses.dataclass(frozen=True)
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """A complete, validated training configuration."""
+    """A complete, validated training configuration.
+
+    Flat for the code that reads it (``cfg.epochs``); each field's ``key`` is
+    its place in the YAML layout of the module docstring.  Fields are in the
+    order of that layout, which :meth:`to_dict` writes.
+    """
 
     task: str
     table: str
-    model: str
-    model_params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    render: RenderConfig | None = None
-    features: TableSpec | None = None
     seed: int = 1
     threads: int = 2
     notes: str = ""
+    model: str = setting(key="model.name")
+    model_params: dict[str, Any] = setting(key="model.params", default_factory=dict)
+    render: RenderConfig | None = None  # image models (default: RenderConfig())
+    features: TableSpec | None = None  # table models (default: the model's own spec)
     split: SplitConfig = SplitConfig()
-    limits: dict[str, int | None] = dataclasses.field(
-        default_factory=lambda: {"train": None, "val": None, "test": None}
+    limits: dict[str, int | None] = setting(
+        closed=True, default_factory=lambda: {"train": None, "val": None, "test": None}
     )
-    epochs: int = 30
-    batch_size: int = 128
-    eval_batch_size: int = 512
-    optimiser: OptimiserConfig = OptimiserConfig()
-    scheduler: SchedulerConfig = SchedulerConfig()
-    early_stopping_patience: int = 5
-    balance: str = "loss"
-    augment: AugmentConfig = AugmentConfig()
-    signal: tuple[str, ...] = ()
+    epochs: int = setting(30, key="training.epochs")
+    batch_size: int = setting(128, key="training.batch_size")
+    eval_batch_size: int = setting(512, key="training.eval_batch_size")
+    optimiser: OptimiserConfig = setting(OptimiserConfig(), key="training.optimiser")
+    scheduler: SchedulerConfig = setting(SchedulerConfig(), key="training.scheduler")
+    early_stopping_patience: int = setting(5, key="training.early_stopping.patience")
+    balance: Literal["loss", "none"] = setting("loss", key="training.balance")
+    augment: AugmentConfig = setting(AugmentConfig(), key="training.augment")
+    signal: tuple[str, ...] = setting((), key="evaluation.signal")
+    #: The file the config was read from (for messages; not compared, not stored).
+    source: str = setting(DEFAULT_SOURCE, source=True, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise ConfigValueError(
+                "model.name", f"= {self.model!r}: unknown model {self.model!r}; known models: "
+                f"{', '.join(MODEL_NAMES)}"
+            )
+        info = model_info(self.model)
+        if info.input_kind == "image":
+            if self.features is not None:
+                raise ConfigValueError(
+                    "features", f"must be left out: model {self.model!r} takes images"
+                )
+            if self.render is None:
+                object.__setattr__(self, "render", RenderConfig())
+        else:
+            if self.render is not None:
+                raise ConfigValueError(
+                    "render", f"must be left out: model {self.model!r} takes the object table"
+                )
+            if self.features is None:
+                object.__setattr__(self, "features", info.default_table_spec)
+        for key, value, least in (
+            ("training.epochs", self.epochs, 1),
+            ("training.batch_size", self.batch_size, 2),
+            ("training.eval_batch_size", self.eval_batch_size, 1),
+            ("threads", self.threads, 1),
+            ("training.early_stopping.patience", self.early_stopping_patience, 1),
+        ):
+            if value < least:
+                raise ConfigValueError(key, f"= {value}, must be >= {least}")
+        for k, v in self.limits.items():
+            if v is not None and v < 1:
+                raise ConfigValueError(f"limits.{k}", f"= {v}, must be null or >= 1")
 
     @property
     def input_kind(self) -> str:
@@ -122,193 +166,19 @@ class TrainConfig:
 
     # ---- (de)serialisation ------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        top = _strict(
-            "the top level",
-            data,
-            {
-                "task",
-                "table",
-                "seed",
-                "threads",
-                "notes",
-                "model",
-                "render",
-                "features",
-                "split",
-                "limits",
-                "training",
-                "evaluation",
-            },
-        )
-        for key in ("task", "table", "model"):
-            if key not in top:
-                raise ConfigError(f"config: missing required key {key!r}")
-        model = _strict("model", top["model"], {"name", "params"})
-        if "name" not in model:
-            raise ConfigError("config: model.name is required")
-        try:
-            info = model_info(model["name"])
-        except ValueError as exc:
-            raise ConfigError(f"config: {exc}") from None
-        render = features = None
-        try:
-            if info.input_kind == "image":
-                render = RenderConfig.from_dict(top.get("render") or {})
-                if top.get("features") is not None:
-                    raise ConfigError(
-                        f"config: model {info.name!r} takes images; remove 'features'"
-                    )
-            else:
-                spec = top.get("features")
-                features = TableSpec.from_dict(spec) if spec else info.default_table_spec
-                if top.get("render") is not None:
-                    raise ConfigError(
-                        f"config: model {info.name!r} takes the object table; remove 'render'"
-                    )
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"config: {exc}") from None
-        tr = _strict(
-            "training",
-            top.get("training"),
-            {
-                "epochs",
-                "batch_size",
-                "eval_batch_size",
-                "optimiser",
-                "scheduler",
-                "early_stopping",
-                "balance",
-                "augment",
-            },
-        )
-        early = _strict("training.early_stopping", tr.get("early_stopping"), {"patience"})
-        limits = _strict("limits", top.get("limits"), {"train", "val", "test"})
-        ev = _strict("evaluation", top.get("evaluation"), {"signal"})
-        cfg = cls(
-            task=str(top["task"]),
-            table=str(top["table"]),
-            model=info.name,
-            model_params=dict(model.get("params") or {}),
-            render=render,
-            features=features,
-            seed=int(top.get("seed", 1)),
-            threads=int(top.get("threads", 2)),
-            notes=str(top.get("notes", "") or ""),
-            split=_sub(SplitConfig, "split", top.get("split")),
-            limits={
-                k: (None if limits.get(k) is None else int(limits[k]))
-                for k in ("train", "val", "test")
-            },
-            epochs=int(tr.get("epochs", 30)),
-            batch_size=int(tr.get("batch_size", 128)),
-            eval_batch_size=int(tr.get("eval_batch_size", 512)),
-            optimiser=_sub(OptimiserConfig, "training.optimiser", tr.get("optimiser")),
-            scheduler=_sub(SchedulerConfig, "training.scheduler", tr.get("scheduler")),
-            early_stopping_patience=int(early.get("patience", 5)),
-            balance=str(tr.get("balance", "loss")),
-            augment=_sub(AugmentConfig, "training.augment", tr.get("augment")),
-            signal=tuple(str(s) for s in (ev.get("signal") or ())),
-        )
-        cfg.validate()
-        return cfg
+    def from_dict(cls, data: Any, source: str = DEFAULT_SOURCE) -> TrainConfig:
+        """Build from the YAML layout (a parsed file, or :meth:`to_dict` of a checkpoint)."""
+        return build(cls, data, "", source)
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML layout, fully expanded (stored in checkpoints and model cards)."""
-        return {
-            "task": self.task,
-            "table": self.table,
-            "seed": self.seed,
-            "threads": self.threads,
-            "notes": self.notes,
-            "model": {"name": self.model, "params": dict(self.model_params)},
-            "render": self.render.to_dict() if self.render else None,
-            "features": self.features.to_dict() if self.features else None,
-            "split": dataclasses.asdict(self.split),
-            "limits": dict(self.limits),
-            "training": {
-                "epochs": self.epochs,
-                "batch_size": self.batch_size,
-                "eval_batch_size": self.eval_batch_size,
-                "optimiser": dataclasses.asdict(self.optimiser),
-                "scheduler": dataclasses.asdict(self.scheduler),
-                "early_stopping": {"patience": self.early_stopping_patience},
-                "balance": self.balance,
-                "augment": dataclasses.asdict(self.augment),
-            },
-            "evaluation": {"signal": list(self.signal)},
-        }
+        return dump(self)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        cfg = dataclasses.replace(self, **changes)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        def need(ok: bool, msg: str) -> None:
-            if not ok:
-                raise ConfigError(f"config: {msg}")
-
-        need(self.epochs >= 1, f"training.epochs = {self.epochs}, must be >= 1")
-        need(self.batch_size >= 2, f"training.batch_size = {self.batch_size}, must be >= 2")
-        need(self.eval_batch_size >= 1, "training.eval_batch_size must be >= 1")
-        need(self.threads >= 1, f"threads = {self.threads}, must be >= 1")
-        need(
-            self.optimiser.name == "adam",
-            f"training.optimiser.name = {self.optimiser.name!r}; "
-            "only 'adam' (the seeds' optimiser) is implemented",
-        )
-        need(self.optimiser.lr > 0, "training.optimiser.lr must be > 0")
-        need(
-            self.scheduler.name in ("plateau", "cosine", "none"),
-            f"training.scheduler.name = {self.scheduler.name!r}; choose plateau, cosine or none",
-        )
-        need(0 < self.scheduler.factor < 1, "training.scheduler.factor must be in (0, 1)")
-        need(self.early_stopping_patience >= 1, "training.early_stopping.patience must be >= 1")
-        need(
-            self.balance in ("loss", "none"),
-            f"training.balance = {self.balance!r}; choose loss (class-weighted loss) or none",
-        )
-        s = self.split
-        need(
-            0 < s.train < 1 and 0 < s.val < 1 and s.train + s.val < 1,
-            f"split: train = {s.train}, val = {s.val}; need both in (0, 1) and a test share left",
-        )
-        for k, v in self.limits.items():
-            need(v is None or v >= 1, f"limits.{k} = {v}, must be null or >= 1")
-
-
-def _sub(cls: type, section: str, data: Any) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    values = _strict(section, data, known)
-    defaults = cls()
-    for key, value in values.items():
-        # Cast to the default's type: YAML reads ``1e-3`` (no dot) as a string.
-        kind = type(getattr(defaults, key))
-        try:
-            values[key] = kind(value) if kind is not bool else _bool(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"config: {section}.{key} = {value!r}, expected a {kind.__name__}"
-            ) from None
-    return cls(**values)
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise ValueError(value)
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
 
 
 def load_config(path: str | Path) -> TrainConfig:
     """Read and validate a training YAML file."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config file {path}: expected a mapping at the top level")
-    return TrainConfig.from_dict(data)
+    return load(TrainConfig, path, "training config")

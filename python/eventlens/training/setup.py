@@ -92,13 +92,14 @@ def check_table(config: TrainConfig, table: ObjectTable) -> None:
     """The table must be for the config's task and contain its signal classes."""
     if table.task is not None and table.task != config.task:
         raise ConfigError(
-            f"config task {config.task!r} but the object table {table.path} "
+            f"{config.source}: 'task' = {config.task!r} but the object table {table.path} "
             f"is for task {table.task!r}"
         )
     unknown = [s for s in config.signal if s not in table.classes]
     if unknown:
         raise ConfigError(
-            f"config: evaluation.signal {unknown} not among the table's classes {table.classes}"
+            f"{config.source}: 'evaluation.signal' {unknown} not among the table's classes "
+            f"{table.classes}"
         )
 
 

@@ -1,5 +1,9 @@
 """Selection configs: ``configs/selection/<task>.yaml`` loaded into typed dataclasses.
 
+This is the schema; the task modules (``eventlens.processors.<task>``) hold the
+physics that reads it, and ``eventlens.processors.registry.load_config`` ties a
+file to its task.
+
 Every cut value of a task lives in its YAML file, never in code.  The loader
 is strict on purpose: an unknown key (a typo such as ``pt_mni``) raises
 :class:`~eventlens.errors.ConfigError` naming the key path and the file, so a
@@ -32,17 +36,15 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
-import types
-import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from ..errors import ConfigError
+from . import build, read_yaml, setting
 
-from eventlens.errors import ConfigError
+if TYPE_CHECKING:  # the task registry imports this module, not the other way round
+    from eventlens.processors.task import Task
 
 #: NanoAOD-level object kinds a config may select, by their YAML block name.
 OBJECT_BLOCKS = ("electron", "muon", "photon", "jet")
@@ -170,7 +172,7 @@ class TaskConfig:
     description: str = ""
     met: MetConfig = MetConfig()
     selection: Any = None  # the task's own parameter dataclass
-    source: str = field(default="", metadata={"internal": True})  # file read (not hashed)
+    source: str = setting("", source=True)  # the file read (not hashed)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-able data (what the manifest stores)."""
@@ -184,99 +186,33 @@ class TaskConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-T = TypeVar("T")
+def load_task_config(
+    spec: Task, path: str | Path, luminosity_pb: float | None = None
+) -> TaskConfig:
+    """Read and validate the selection config ``path`` of task ``spec``.
 
-
-def build(cls: type[T], data: Any, where: str, source: str) -> T:
-    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types.
-
-    ``where`` is the dotted key path used in error messages, ``source`` the file.
+    ``spec.params`` types the file's ``selection`` block; ``luminosity_pb``
+    overrides the file's value (the CLI's ``--lumi``).  Callers normally go
+    through :func:`eventlens.processors.registry.load_config`, which knows
+    where a task's file is.
     """
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: '{where}' must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
-    known = [f.name for f in fields]
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        key = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise ConfigError(f"{source}: unknown key '{key}' (allowed here: {', '.join(known)})")
-    kwargs: dict[str, Any] = {}
-    for f in fields:
-        path = f"{where}.{f.name}" if where else f.name
-        if f.name in data:
-            kwargs[f.name] = _coerce(hints[f.name], data[f.name], path, source)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{source}: missing required key '{path}'")
-    return cls(**kwargs)
-
-
-def _coerce(hint: Any, value: Any, path: str, source: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, path, source)
-    if dataclasses.is_dataclass(hint):
-        return build(hint, value, path, source)
-    if hint is Any:
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: '{path}' must be a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: '{path}' must be an integer, got {value!r}")
-        return value
-    if hint in (str, bool):
-        if not isinstance(value, hint):
-            raise ConfigError(f"{source}: '{path}' must be a {hint.__name__}, got {value!r}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{source}: '{path}' must be a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, f"{path}[{i}]", source) for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{source}: '{path}' must have {len(args)} entries, got {value!r}")
-        return tuple(
-            _coerce(a, v, f"{path}[{i}]", source)
-            for i, (a, v) in enumerate(zip(args, value, strict=True))
-        )
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{source}: '{path}' must be a mapping, got {value!r}")
-        return {str(k): _coerce(args[1], v, f"{path}.{k}", source) for k, v in value.items()}
-    raise TypeError(f"unsupported config type {hint!r} at {path}")  # a bug, not a user error
-
-
-def default_config_dir() -> Path:
-    """Where ``configs/selection`` lives: ``$EVENTLENS_CONFIG_DIR`` or the source tree.
-
-    The YAML files are part of the repository, not of the wheel, so an
-    installed copy needs ``EVENTLENS_CONFIG_DIR`` or an explicit ``--config``.
-    """
-    env = os.environ.get("EVENTLENS_CONFIG_DIR")
-    if env:
-        return Path(env) / "selection"
-    return Path(__file__).resolve().parent.parent / "configs" / "selection"
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping, turning every failure into a ConfigError naming the file."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such selection config") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a selection config must be a YAML mapping")
-    return data
+    source = str(path)
+    data = read_yaml(path, "selection config")
+    if data.get("task", spec.name) != spec.name:
+        raise ConfigError(f"{source}: is a config for task {data['task']!r}, not {spec.name!r}")
+    data = {**data, "task": spec.name}
+    selection = data.pop("selection", None)
+    objects = data.get("objects") or {}
+    for block in objects if isinstance(objects, dict) else ():
+        if block not in OBJECT_BLOCKS:
+            allowed = ", ".join(OBJECT_BLOCKS)
+            raise ConfigError(f"{source}: unknown key 'objects.{block}' (allowed here: {allowed})")
+    cfg = build(TaskConfig, data, "", source)
+    cfg = dataclasses.replace(cfg, selection=build(spec.params, selection, "selection", source))
+    if luminosity_pb is not None:
+        cfg = dataclasses.replace(cfg, luminosity_pb=float(luminosity_pb))
+    validate_common(cfg, spec.objects, spec.provides)
+    return cfg
 
 
 def validate_common(
