@@ -285,7 +285,7 @@ def build_model(
     for rname in region_names:
         templates: dict[str, Template] = {}
         edges = None
-        for proc in mc:
+        for proc in [sig, *backgrounds]:
             nom, var, edges = contents(proc, rname, NOMINAL)
             nom = _clip_negative(nom, f"{rname}/{proc}")
             if nom.sum() <= 0:
