@@ -35,11 +35,8 @@ being evaluated).  An input neither mapped nor ``fixed`` is an error naming it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from ..errors import ConfigError
 
@@ -134,14 +131,6 @@ def validate(cfg: CorrectionConfig) -> CorrectionConfig:
 
 def load_corrections(path: str | Path) -> CorrectionConfig:
     """Read and validate a corrections YAML file."""
-    from eventlens.processors.config import build  # the shared strict builder (for now)
+    from ..stats.config import load_strict_yaml
 
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such corrections config") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
-    cfg = build(CorrectionConfig, data, "", str(path))
-    return validate(dataclasses.replace(cfg, source=str(path)))
+    return validate(load_strict_yaml(CorrectionConfig, path, "corrections config"))

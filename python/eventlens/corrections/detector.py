@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from correctionlib import schemav2 as cs
 
@@ -76,6 +77,34 @@ def _real(name: str, description: str) -> cs.Variable:
     return cs.Variable(name=name, type="real", description=description)
 
 
+def category(input_name: str, items: Mapping[str | int, Any]) -> cs.Category:
+    """A correctionlib category node: ``{key: value or node}`` on input ``input_name``."""
+    return cs.Category(
+        nodetype="category",
+        input=input_name,
+        content=[cs.CategoryItem(key=k, value=v) for k, v in items.items()],
+    )
+
+
+def efficiency_node_correction(
+    name: str, description: str, per_wp: Mapping[str, Mapping[int, Any]]
+) -> cs.Correction:
+    """A b-tag efficiency correction, ``{working point: {flavour code: value or node}}``,
+    with inputs ``working_point``, ``flavor``, ``abseta``, ``pt`` (the layout the
+    corrections config's ``btag.efficiency`` reads)."""
+    return cs.Correction(
+        name=name,
+        version=1,
+        description=description,
+        inputs=_btag_inputs()[1:],
+        output=_real("efficiency", "tagging efficiency"),
+        data=category(
+            "working_point",
+            {wp: category("flavor", by_flavour) for wp, by_flavour in per_wp.items()},
+        ),
+    )
+
+
 def _sf_binning(
     unc: Sequence[float],
     sign: int,
@@ -102,22 +131,18 @@ def muon_correction(name: str, unc: Sequence[float], description: str) -> cs.Cor
             cs.Variable(name="scale_factors", type="string", description="nominal/systup/systdown"),
         ],
         output=_real("weight", "scale factor"),
-        data=cs.Category(
-            nodetype="category",
-            input="scale_factors",
-            content=[
-                cs.CategoryItem(
-                    key=key,
-                    value=_sf_binning(
-                        unc,
-                        sign,
-                        ["abseta", "pt"],
-                        [MUON_ABSETA_EDGES, MUON_PT_EDGES],
-                        MUON_ETA_FACTOR,
-                    ),
+        data=category(
+            "scale_factors",
+            {
+                key: _sf_binning(
+                    unc,
+                    sign,
+                    ["abseta", "pt"],
+                    [MUON_ABSETA_EDGES, MUON_PT_EDGES],
+                    MUON_ETA_FACTOR,
                 )
                 for key, sign in variations.items()
-            ],
+            },
         ),
     )
 
@@ -139,18 +164,10 @@ def btag_correction(name: str, flavours: Sequence[str], description: str) -> cs.
         return [u * (2.0 if flavour == "c" else 1.0) for u in BTAG_B_UNC]
 
     def by_flavour(wp: str, sign: int) -> cs.Category:
-        return cs.Category(
-            nodetype="category",
-            input="flavor",
-            content=[
-                cs.CategoryItem(
-                    key=FLAVOURS[f],
-                    value=_sf_binning(
-                        unc(f, wp), sign, ["abseta", "pt"], [BTAG_ABSETA_EDGES, BTAG_PT_EDGES]
-                    ),
-                )
-                for f in flavours
-            ],
+        edges = [BTAG_ABSETA_EDGES, BTAG_PT_EDGES]
+        return category(
+            "flavor",
+            {FLAVOURS[f]: _sf_binning(unc(f, wp), sign, ["abseta", "pt"], edges) for f in flavours},
         )
 
     return cs.Correction(
@@ -159,23 +176,12 @@ def btag_correction(name: str, flavours: Sequence[str], description: str) -> cs.
         description=description,
         inputs=_btag_inputs(),
         output=_real("weight", "scale factor"),
-        data=cs.Category(
-            nodetype="category",
-            input="systematic",
-            content=[
-                cs.CategoryItem(
-                    key=syst,
-                    value=cs.Category(
-                        nodetype="category",
-                        input="working_point",
-                        content=[
-                            cs.CategoryItem(key=wp, value=by_flavour(wp, sign))
-                            for wp in WORKING_POINTS
-                        ],
-                    ),
-                )
+        data=category(
+            "systematic",
+            {
+                syst: category("working_point", {wp: by_flavour(wp, sign) for wp in WORKING_POINTS})
                 for syst, sign in (("central", 0), ("up", 1), ("down", -1))
-            ],
+            },
         ),
     )
 
@@ -189,35 +195,16 @@ def btag_efficiency(threshold: float, flavour: str, detector: DetectorConfig) ->
     return f * (1.0 - threshold**a) + (1.0 - f) * (1.0 - threshold) ** a
 
 
-def efficiency_correction(detector: DetectorConfig) -> cs.Correction:
-    inputs = _btag_inputs()[1:]
-    return cs.Correction(
-        name=BTAG_EFF,
-        version=1,
-        description=(
-            "b-tag efficiency of the eventlens generator's simulation (score >= working point), "
-            "exact from its Beta-mixture score model; flat in pT, |eta| < 2.5"
-        ),
-        inputs=inputs,
-        output=_real("efficiency", "tagging efficiency"),
-        data=cs.Category(
-            nodetype="category",
-            input="working_point",
-            content=[
-                cs.CategoryItem(
-                    key=wp,
-                    value=cs.Category(
-                        nodetype="category",
-                        input="flavor",
-                        content=[
-                            cs.CategoryItem(key=code, value=btag_efficiency(t, f, detector))
-                            for f, code in FLAVOURS.items()
-                        ],
-                    ),
-                )
-                for wp, t in WORKING_POINTS.items()
-            ],
-        ),
+def generator_efficiency_correction(detector: DetectorConfig) -> cs.Correction:
+    """``deepJet_mc_efficiency``: the exact efficiencies of every working point and flavour."""
+    return efficiency_node_correction(
+        BTAG_EFF,
+        "b-tag efficiency of the eventlens generator's simulation (score >= working point), "
+        "exact from its Beta-mixture score model; flat in pT, |eta| < 2.5",
+        {
+            wp: {code: btag_efficiency(t, f, detector) for f, code in FLAVOURS.items()}
+            for wp, t in WORKING_POINTS.items()
+        },
     )
 
 
@@ -243,7 +230,7 @@ def build_correction_set(detector: DetectorConfig | None = None) -> cs.Correctio
             ),
             btag_correction(BTAG_COMB, ("b", "c"), "b-tag SF for b and c jets (fixed WP)"),
             btag_correction(BTAG_INCL, ("light",), "b-tag SF for light jets (fixed WP)"),
-            efficiency_correction(detector),
+            generator_efficiency_correction(detector),
         ],
     )
 

@@ -292,6 +292,8 @@ def efficiency_correction(
     (the generator set's layout); empty bins get the flavour's average."""
     from correctionlib import schemav2 as cs
 
+    from .detector import efficiency_node_correction
+
     def content(flavor: int) -> cs.MultiBinning:
         num = h[{"tagged": hist.loc(1), "flavor": hist.loc(flavor)}].values()
         den = num + h[{"tagged": hist.loc(0), "flavor": hist.loc(flavor)}].values()
@@ -305,29 +307,8 @@ def efficiency_correction(
             flow="clamp",
         )
 
-    return cs.Correction(
-        name=name,
-        version=1,
-        description="b-tag efficiency measured on the analysis's simulation",
-        inputs=[
-            cs.Variable(name="working_point", type="string"),
-            cs.Variable(name="flavor", type="int"),
-            cs.Variable(name="abseta", type="real"),
-            cs.Variable(name="pt", type="real"),
-        ],
-        output=cs.Variable(name="efficiency", type="real"),
-        data=cs.Category(
-            nodetype="category",
-            input="working_point",
-            content=[
-                cs.CategoryItem(
-                    key=working_point,
-                    value=cs.Category(
-                        nodetype="category",
-                        input="flavor",
-                        content=[cs.CategoryItem(key=f, value=content(f)) for f in (0, 4, 5)],
-                    ),
-                )
-            ],
-        ),
+    return efficiency_node_correction(
+        name,
+        "b-tag efficiency measured on the analysis's simulation",
+        {working_point: {f: content(f) for f in (0, 4, 5)}},
     )

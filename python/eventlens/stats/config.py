@@ -36,7 +36,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -99,19 +99,30 @@ def validate(model: FitModel) -> FitModel:
     return model
 
 
-def load_fit_model(path: str | Path) -> FitModel:
-    """Read and validate a fit-model YAML file."""
-    from eventlens.processors.config import build  # the shared strict builder (for now)
+T = TypeVar("T")
+
+
+def load_strict_yaml(cls: type[T], path: str | Path, kind: str) -> T:
+    """Dataclass ``cls`` from a YAML file, unknown keys rejected; ``source`` set to the path.
+
+    A stand-in for the shared ``eventlens.config`` loader: it uses the selection
+    configs' strict builder (``eventlens.processors.config.build``).
+    """
+    from eventlens.processors.config import build
 
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such fit model") from None
+        raise ConfigError(f"{path}: no such {kind}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
-    model = build(FitModel, data, "", str(path))
-    return validate(dataclasses.replace(model, source=str(path)))
+    return dataclasses.replace(build(cls, data, "", str(path)), source=str(path))
+
+
+def load_fit_model(path: str | Path) -> FitModel:
+    """Read and validate a fit-model YAML file."""
+    return validate(load_strict_yaml(FitModel, path, "fit model"))
 
 
 def default_fit_model_path(task: str | None) -> Path | None:
