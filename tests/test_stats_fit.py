@@ -117,6 +117,7 @@ def test_measurement_pulls_and_impacts():
     assert jes_row["postfit_up"] < 0 < jes_row["postfit_down"]
 
 
+@pytest.mark.integration
 def test_eventlens_fit_end_to_end(tmp_path):
     write_histograms(tmp_path / "histograms.json", histogram_set(poisson_data(1.0, seed=3)))
     model_yaml = tmp_path / "model.yaml"

@@ -235,3 +235,22 @@ def test_without_data_the_observation_is_asimov():
     assert model.observation == "asimov"
     for r in model.regions:
         np.testing.assert_allclose(r.observed, model.prediction(r, 1.0))
+
+
+def test_default_fit_model_is_the_tasks(tmp_path):
+    """fit_model=None: configs/fit/<task>.yaml (dtw floats W+jets, 1.6 % luminosity)."""
+    model = write_statistics_inputs(histogram_set(poisson_data(1.0, seed=4)), tmp_path, None)
+    assert model.signal == "ttbar" and model.floating == ["wjets"]
+    assert model.lnn["lumi"] == {"ttbar": 1.016, "dy": 1.016}
+
+
+def test_rebin_and_flow():
+    hset = histogram_set(poisson_data(1.0, seed=5))
+    h = hset.histograms["mass"]
+    h.fill(process="dy", region="dy", variation="nominal", mass=500.0, weight=7.0)  # overflow
+    plain = build_model(hset, FitModel())
+    merged = build_model(hset, FitModel(rebin=5, include_flow=True))
+    t, m = plain.region("dy").templates["dy"], merged.region("dy").templates["dy"]
+    np.testing.assert_allclose(m.nominal, [t.nominal.sum() + 7.0])
+    np.testing.assert_allclose(merged.region("dy").edges, [EDGES[0], EDGES[-1]])
+    np.testing.assert_allclose(m.variance, [t.variance.sum() + 49.0])

@@ -72,7 +72,7 @@ def write_shapes(model: StatModel, path: str | Path) -> Path:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.6g}"
+    return f"{x:.10g}"
 
 
 def datacard_text(model: StatModel, shapes_file: str = SHAPES) -> str:
