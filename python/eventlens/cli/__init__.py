@@ -22,6 +22,7 @@ from ..errors import EventLensError
 COMMANDS = (
     "demo", "render", "select", "infer", "plot", "generate", "make-samples", "validate-samples",
     "train", "evaluate", "export", "compare", "explain",
+    "fit",
     "hgg-study",
     "condor-pool", "condor-submit", "merge",
 )
