@@ -30,6 +30,7 @@ from eventlens.modelcard import (
     card_table_spec,
     check_classes,
 )
+from eventlens.training.metrics import softmax
 
 from .base import TaskProcessor
 from .config import TaskConfig
@@ -37,12 +38,6 @@ from .task import ChunkResult, Task
 
 #: Example events kept per predicted class and chunk (capped again after merging).
 EXAMPLES_PER_CLASS = 6
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def model_input(card: dict[str, Any]) -> ImageInput | TableInput:

@@ -18,12 +18,11 @@ import numpy as np
 from ..errors import EventLensError
 from ..io import write_json
 from ..training.checkpoint import BEST, load_checkpoint
+from ..training.metrics import roc_auc
 from .sculpting import (
     MASS_WINDOWS,
     mass_reference,
-    roc_auc,
     sculpting_report,
-    weighted_roc,
     window_auc,
     window_key,
 )
@@ -79,7 +78,7 @@ def mass_reference_of_runs(runs: dict[str, str | Path]) -> dict[str, Any]:
             raise EventLensError(f"{rundir}: test events differ from {first}'s; "
                                  "the mass reference needs one common test split")
         score, sig, mass, w = other["score"], other["is_signal"], other["mass"], other["weight"]
-        aucs[name] = {"auc": roc_auc(*weighted_roc(score, sig, w)),
+        aucs[name] = {"auc": roc_auc(score, sig, w),
                       **{window_key(win): window_auc(score, sig, mass, w, win)
                          for win in MASS_WINDOWS}}
     ref = mass_reference(t["mass"], t["is_signal"], t["weight"])
