@@ -24,13 +24,7 @@ from typing import Any
 from eventlens.errors import InputFileError
 from eventlens.inference import OnnxWrapper
 from eventlens.io import atomic_path, write_json
-from eventlens.modelcard import (
-    ModelCardError,
-    card_render_config,
-    card_table_spec,
-    check_render_config,
-    load_model_card,
-)
+from eventlens.modelcard import ModelCard, load_model_card
 from eventlens.render import RenderConfig
 
 from . import select
@@ -45,21 +39,12 @@ SUMMARY = "summary.json"
 SCORES_DIR = "scores"
 
 
-def check_model_input(model_path: str | Path, card: dict[str, Any]) -> None:
-    """The ONNX input must take what the card says: the (C, H, W) its render config
-    draws, or the table spec's number of features."""
-    if card["input"].get("kind") == "table":
-        expected, what = [card_table_spec(card).n_features], "table spec fills"
-    else:
-        config = card_render_config(card)
-        expected, what = [config.n_channels, config.height, config.width], "render config draws"
-    shape = OnnxWrapper(model_path, threads=1).input_shape
-    if len(shape) != len(expected) + 1 or list(shape[1:]) != expected:
-        raise ModelCardError(
-            f"{model_path}: the ONNX input has shape {shape}, but its card's {what} "
-            f"(batch, {', '.join(map(str, expected))}); the model and its card do not "
-            "belong together"
-        )
+def check_model_input(model_path: str | Path, card: ModelCard) -> None:
+    """The ONNX graph must take what the card says and give one column per class."""
+    session = OnnxWrapper(model_path, threads=1).session
+    card.check_graph(
+        session.get_inputs()[0].shape, [o.shape for o in session.get_outputs()], model_path
+    )
 
 
 def run_inference(
@@ -90,7 +75,7 @@ def run_inference(
         raise InputFileError(f"{model}: no such ONNX model (export one with `eventlens export`)")
     card = load_model_card(model)
     if render_config is not None:
-        check_render_config(card, render_config)
+        card.check_render_config(render_config)
     check_model_input(model, card)
     out_dir = Path(output_dir)
     _refuse_old(out_dir, overwrite)
@@ -98,11 +83,11 @@ def run_inference(
     threads = None if executor == "iterative" else 1  # one ORT thread per worker process
 
     def make_processor(spec: Task, cfg: TaskConfig, _: Path) -> InferenceProcessor:
-        if cfg.digest() != (card.get("selection") or {}).get("hash"):
+        if cfg.digest() != card.selection_hash:
             log.warning(
                 "the selection config (%s) is not the one the model was trained after (%s)",
                 cfg.digest(),
-                (card.get("selection") or {}).get("hash"),
+                card.selection_hash,
             )
         if scores_dir is not None:
             scores_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +96,7 @@ def run_inference(
         )
 
     selection = select.run_selection(
-        card["task"],
+        card.task,
         fileset,
         out_dir,
         config=config,
@@ -137,14 +122,14 @@ def _refuse_old(out_dir: Path, overwrite: bool) -> None:
 
 
 def _write_outputs(
-    selection: select.SelectionOutput, card: dict[str, Any], model: Path
+    selection: select.SelectionOutput, card: ModelCard, model: Path
 ) -> dict[str, Any]:
     from coffea.util import save
 
     from eventlens.inference import hists as infer_hists
 
     out, manifest = selection.accumulator, selection.manifest
-    classes = list(card["classes"])
+    classes = list(card.classes)
     booked = out.get("inference")
     if booked is None:  # no selected event anywhere
         m = manifest["selection_config"]["histograms"]["mass"]
@@ -160,7 +145,7 @@ def _write_outputs(
     }
     result = {
         "model": str(model),
-        "card": {k: v for k, v in card.items() if k != "_path"},
+        "card": card.to_dict(),
         "classes": classes,
         "task": manifest["task"],
         "hists": booked,
@@ -187,7 +172,7 @@ def _write_outputs(
     n_selected = sum(cf["selected"] for cf in selection.cutflow.values())
     seconds = selection.seconds
     summary = {
-        "model": card["name"],
+        "model": card.name,
         "task": manifest["task"],
         "classes": classes,
         "yields_per_predicted_class": yields,
