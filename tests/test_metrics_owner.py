@@ -3,8 +3,9 @@ inference plots all call :mod:`eventlens.training.metrics`, with the numbers the
 
 The reference values were computed on these exact inputs with the three former
 implementations (training/metrics.py, adversarial/sculpting.py ``weighted_roc`` +
-``roc_auc``, plotting/spectra.py ``roc_from_hist``) and the two former softmaxes, at
-main 31f56cd, before they were merged.
+``roc_auc``, plotting/spectra.py ``roc_from_hist``) and the former softmaxes
+(training/metrics.py, processors/infer_processor.py; adversarial/report.py had a third,
+inline one), at main 31f56cd, before they were merged.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def test_one_softmax_for_float64_evaluation_and_float32_inference():
     assert _sha(M.softmax(logits)) == OLD["softmax_float64_sha"]
     assert _sha(M.softmax(logits.astype(np.float32))) == OLD["softmax_float32_sha"]
     assert M.softmax(logits.astype(np.float32)).dtype == np.float32
+    # the third, inline softmax adversarial/report.py had (exp computed twice)
+    z = logits - logits.max(axis=1, keepdims=True)
+    inline = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert M.softmax(logits).tobytes() == inline.tobytes()
 
 
 def test_roc_weights_and_degenerate_classes():

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import EventLensError
 from ..io import write_json
 from ..training.checkpoint import BEST, load_checkpoint
-from ..training.metrics import roc_auc
+from ..training.metrics import roc_auc, softmax
 from .sculpting import (
     MASS_WINDOWS,
     mass_reference,
@@ -43,9 +43,7 @@ def test_scores(rundir: str | Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise EventLensError(f"{rundir}: no {PREDICTIONS} (evaluate the run first)")
     with np.load(path) as data:
-        logits = data["logits"].astype(np.float64)
-        z = logits - logits.max(axis=1, keepdims=True)
-        prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        prob = softmax(data["logits"].astype(np.float64))
         return {"score": prob[:, index], "is_signal": data["label"] == index,
                 "mass": data["mass"].astype(np.float64),
                 "weight": data["weight"].astype(np.float64), "label": data["label"]}
