@@ -58,7 +58,8 @@ UINT8_SCALE = np.float32(255.0)
 class ModelInput(abc.ABC):
     """How a model's input is made from objects (see the module docstring)."""
 
-    #: ``image`` or ``table``: recorded in checkpoints and cards, read by nobody else.
+    #: ``image`` or ``table``: recorded in checkpoints and cards; only the explanations
+    #: read it (pixel maps or per-slot attributions), never to make the input.
     kind: ClassVar[InputKind]
 
     # ---- what each kind defines ----------------------------------------------------
