@@ -1,8 +1,10 @@
 """Write ``shipped_predictions.npz``: the shipped ONNX models' outputs on fixed events.
 
-Run once with the code *before* a change to the model-input path (it was made
-from main 31f56cd, issue 14); ``tests/test_modelio.py`` then checks that the
-current code gives the same numbers.  The events are stored in the file (flat
+The committed file was made with the code *before* the model-input rework
+(main 31f56cd, issue 14: ``processors.infer_processor.model_input(card)`` and the
+card as a dict, since replaced by ``ModelCard.model_input()`` as below);
+``tests/test_modelio.py`` checks that the current code gives the same numbers.
+Rerun it only for a deliberate change of a shipped model.  The events are stored in the file (flat
 canonical object columns), so the test reads neither ROOT nor a generator:
 
 * the first 24 events of the real CMS NanoAOD ``nano_tt_v12.root`` and 12 of
@@ -64,7 +66,6 @@ def main(out: Path) -> None:
     from eventlens.inference import OnnxWrapper
     from eventlens.modelcard import load_model_card
     from eventlens.objects import OBJECT_FIELDS
-    from eventlens.processors.infer_processor import model_input
 
     objects = fixed_events()
     offsets = np.asarray(ak.to_layout(objects).offsets.data, dtype=np.int64)
@@ -73,12 +74,12 @@ def main(out: Path) -> None:
         data[f"objects/{field}"] = ak.to_numpy(ak.flatten(objects[field]))
     for onnx in sorted((REPO / "onnx_models").glob("*.onnx")):
         card = load_model_card(onnx)
-        wrapper = OnnxWrapper(onnx, preprocess=model_input(card), batch_size=32,
+        wrapper = OnnxWrapper(onnx, preprocess=card.model_input(), batch_size=32,
                               providers="cpu", threads=1)
         data[f"{onnx.stem}/logits"] = wrapper.predict(objects)
-        x = model_input(card)(objects)
+        x = card.model_input()(objects)
         data[f"{onnx.stem}/probabilities"] = wrapper.session.run(None, {wrapper.input_name: x})[1]
-        data[f"{onnx.stem}/sha256"] = np.array(card["onnx"]["sha256"])
+        data[f"{onnx.stem}/sha256"] = np.array(card.onnx.sha256)
     np.savez_compressed(out, **data)
     print(f"{out}: {out.stat().st_size} bytes, {len(offsets) - 1} events, "
           f"{offsets[-1]} objects")
