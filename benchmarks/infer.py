@@ -118,7 +118,7 @@ def main() -> int:
 
     from eventlens.modelcard import load_model_card
     from eventlens.processors.base import TaskProcessor
-    from eventlens.processors.inference import InferenceProcessor, model_input
+    from eventlens.processors.inference import InferenceProcessor
     from eventlens.processors.registry import get_task, load_config
 
     torch.set_num_threads(1)
@@ -128,13 +128,13 @@ def main() -> int:
         args.input, args.events, HERE / "data" / f"infer_{args.input.stem}_{args.events}.root"
     )
     card = load_model_card(args.model)
-    spec = get_task(card["task"])
+    spec = get_task(card.task)
     cfg = load_config(spec.name, None, None)
 
     selection = TaskProcessor(spec, cfg, output_dir=None)
     onnx = InferenceProcessor(spec, cfg, args.model, card, threads=1)
     eager = InferenceProcessor(spec, cfg, args.model, card, threads=1)
-    eager.model = TorchEager(Path(card["training"]["checkpoint"]), model_input(card))
+    eager.model = TorchEager(Path(str(card.training.checkpoint)), card.model_input())
 
     results: dict[str, Any] = {}
     for name, proc in (("selection", selection), ("onnx", onnx), ("torch", eager)):

@@ -143,7 +143,7 @@ def bench_model(name: str, table: Path, workdir: Path, threads: int, rounds: int
     result = {
         "input": list(x.shape[1:]),
         "n_parameters": ckpt["model"]["n_parameters"],
-        "onnx_mb": card["onnx"]["bytes"] / 1e6,
+        "onnx_mb": card.onnx.bytes / 1e6,
         "train": {
             "batch_size": cfg.batch_size,
             "events_per_epoch": last["train_events"],

@@ -22,38 +22,17 @@ import awkward as ak
 import numpy as np
 
 from eventlens.config.selection import TaskConfig
-from eventlens.inference import ImageInput, OnnxWrapper, TableInput
+from eventlens.inference import OnnxWrapper
 from eventlens.inference import hists as infer_hists
 from eventlens.io import atomic_path
-from eventlens.modelcard import (
-    ModelCardError,
-    card_render_config,
-    card_table_spec,
-    check_classes,
-)
+from eventlens.modelcard import ModelCard
+from eventlens.training.metrics import softmax
 
 from .base import TaskProcessor
 from .task import ChunkResult, Task
 
 #: Example events kept per predicted class and chunk (capped again after merging).
 EXAMPLES_PER_CLASS = 6
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def model_input(card: dict[str, Any]) -> ImageInput | TableInput:
-    """The preprocessing a model card asks for: images drawn with its render
-    config, or the padded object table of its table spec."""
-    kind = card["input"].get("kind")
-    if kind == "image":
-        return ImageInput(card_render_config(card))
-    if kind == "table":
-        return TableInput(card_table_spec(card))
-    raise ModelCardError(f"model {card.get('name')!r}: unknown input kind {kind!r}")
 
 
 class InferenceProcessor(TaskProcessor):
@@ -64,22 +43,18 @@ class InferenceProcessor(TaskProcessor):
         task: Task,
         config: TaskConfig,
         model_path: str | Path,
-        card: dict[str, Any],
+        card: ModelCard,
         batch_size: int = 1024,
         threads: int | None = 1,
         scores_dir: str | Path | None = None,
     ) -> None:
         super().__init__(task, config, output_dir=None)
-        if card.get("task") != task.name:
-            raise ModelCardError(
-                f"model {card.get('name')!r} was trained for task {card.get('task')!r}, "
-                f"not {task.name!r}"
-            )
-        self.classes = list(card["classes"])
-        check_classes(card, list(config.classes))
-        self.outputs_are_logits = "logit" in str(card["output"].get("meaning", "logits")).lower()
+        card.check_task(task.name)
+        card.check_classes(list(config.classes))
+        self.classes = list(card.classes)
+        self.outputs_are_logits = "logit" in card.output.meaning.lower()
         self.model = OnnxWrapper(
-            model_path, preprocess=model_input(card), batch_size=batch_size, threads=threads
+            model_path, preprocess=card.model_input(), batch_size=batch_size, threads=threads
         )
         self.scores_dir = None if scores_dir is None else str(scores_dir)
 

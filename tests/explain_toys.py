@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from eventlens.explain.model import ExplainableModel
+from eventlens.modelio import ImageInput
 from eventlens.models import build_model
 from eventlens.objects import ObjectType
 from eventlens.render import RenderConfig
@@ -83,9 +84,9 @@ class OneChannel(nn.Module):
 
 def image_model(module: nn.Module, config: RenderConfig = SMALL, score: str = "probability"
                 ) -> ExplainableModel:
-    return ExplainableModel(name="toy", source=Path("toy"), backend="torch", input_kind="image",
-                            classes=list(CLASSES), render=config, module=module.eval(),
-                            score=score)  # type: ignore[arg-type]
+    return ExplainableModel(name="toy", source=Path("toy"), backend="torch",
+                            input=ImageInput(config), classes=list(CLASSES),
+                            module=module.eval(), score=score)  # type: ignore[arg-type]
 
 
 def write_checkpoint(path: Path, table_path: Path, model_name: str, params: dict,

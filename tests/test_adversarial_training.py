@@ -155,6 +155,42 @@ def test_same_seed_same_weights_and_resume_matches(hgg_toy_table, tmp_path):
             assert torch.equal(tensor, b[key][name]), (key, name)
 
 
+#: Final weights (classifier, adversary) of the tiny seeded adversarial run below, recorded
+#: with the former copy of the training loop in ``fit_adversarial`` (main 31f56cd, issue 14)
+#: at one thread: reusing the plain loop must not change a single bit.
+SEEDED_ADVERSARIAL_WEIGHTS = (
+    "7a24790403d92ee96de653c5e7ae5ed008f802de31d188469c5a9a889e175b0a",
+    "cb6fd79cb520d55970bddf3933c8359edc512952578ce5591dcbe6741c215402",
+)
+#: Its last epoch's history row (losses, accuracy, JSD) as recorded then.
+SEEDED_ADVERSARIAL_LAST_EPOCH = {
+    "epoch": 4, "phase": "joint", "lambda": 3.0,
+    "train_loss": 0.6893663157091751, "train_clf_loss": 0.6893663157091751,
+    "train_adv_loss": -0.2456049535356395, "train_total_loss": 1.4261811763160934,
+    "train_events": 1767, "val_loss": 0.6878360509872437,
+    "val_clf_loss": 0.6878360509872437, "val_adv_loss": -0.1933424025774002,
+    "val_total_loss": 1.2678632587194443, "val_accuracy": 0.5424242615699768,
+    "val_jsd_50": 0.11814518619256983, "lr": 0.001,
+}
+
+
+def test_seeded_adversarial_run_gives_the_recorded_weights(hgg_toy_table, tmp_path):
+    from eventlens.adversarial.config import load
+    from eventlens.adversarial.trainer import fit_adversarial
+    from eventlens.training.checkpoint import load_checkpoint
+    from train_helpers import weights_digest
+
+    train, adv = load(_ann_config(hgg_toy_table, tmp_path))
+    fit_adversarial(train, adv, tmp_path / "run", progress=False, evaluate=False)
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert (weights_digest(ckpt["state_dict"]),
+            weights_digest(ckpt["adversary_state_dict"])) == SEEDED_ADVERSARIAL_WEIGHTS
+    last = {k: v for k, v in ckpt["history"][-1].items()
+            if k in SEEDED_ADVERSARIAL_LAST_EPOCH}
+    assert last == SEEDED_ADVERSARIAL_LAST_EPOCH
+    assert [h["phase"] for h in ckpt["history"]] == ["classifier", "adversary", "joint", "joint"]
+
+
 def test_adversarial_config_is_checked(tmp_path, hgg_toy_table):
     from eventlens.adversarial.config import is_adversarial, load
     from eventlens.errors import ConfigError

@@ -3,6 +3,7 @@ model cards are complete and reject a renderer config that differs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,13 +14,7 @@ import pytest
 import torch
 
 from eventlens.errors import EventLensError
-from eventlens.modelcard import (
-    CARD_KEYS,
-    ModelCardError,
-    RenderConfigMismatch,
-    check_render_config,
-    load_model_card,
-)
+from eventlens.modelcard import ModelCard, ModelCardError, RenderConfigMismatch, load_model_card
 from eventlens.models import MODEL_NAMES
 from eventlens.render.config import RenderConfig
 from eventlens.training.toy import write_dtw_like_table
@@ -77,8 +72,8 @@ def test_export_matches_torch(exported, key):
     from eventlens.training.checkpoint import load_checkpoint
 
     run, card, onnx_path = exported[key]
-    assert card["onnx"]["max_abs_diff"] <= card["onnx"]["tolerance"]
-    assert card["onnx"]["opset"] == 20 and not list(onnx_path.parent.glob("*.data"))
+    assert card.onnx.max_abs_diff <= card.onnx.tolerance
+    assert card.onnx.opset == 20 and not list(onnx_path.parent.glob("*.data"))
     ckpt = load_checkpoint(run / "best.pt")
     ort.set_default_logger_severity(3)
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -94,41 +89,45 @@ def test_export_matches_torch(exported, key):
 
 
 def test_model_card_is_complete(exported):
-    _, _, onnx_path = exported["compact_cnn"]
+    _, written, onnx_path = exported["compact_cnn"]
     loaded = load_model_card(onnx_path)
-    assert set(CARD_KEYS) <= set(loaded)
-    assert loaded["task"] == "dtw" and loaded["classes"] == ["ttbar", "wjets", "dy"]
-    assert loaded["input"]["shape"] == ["batch", 6, 32, 32] and loaded["input"]["kind"] == "image"
-    assert loaded["render_config_digest"] == RenderConfig(height=32, width=32).digest()
-    assert loaded["selection"]["hash"] and loaded["selection"]["config"]["toy"] is True
-    n_test = sum(loaded["training_data"]["events"]["test"].values())
-    assert 0 < n_test <= 24 and loaded["metrics"]["n_events"] == n_test
-    assert loaded["training_data"]["seed"] == 3
-    assert "efficiency" in loaded["metrics"]["signal_vs_background"]
-    assert loaded["eventlens_version"] and loaded["model"]["name"] == "compact_cnn"
+    assert loaded == written  # written and read by the same code
+    on_disk = json.loads(onnx_path.with_suffix(".json").read_text())
+    keys = {f.name for f in dataclasses.fields(ModelCard)} - {"path", "decorrelation"}
+    assert set(on_disk) == keys and loaded.to_dict() == on_disk
+    assert loaded.task == "dtw" and loaded.classes == ("ttbar", "wjets", "dy")
+    assert loaded.input.shape == ("batch", 6, 32, 32) and loaded.input.kind == "image"
+    assert on_disk["input"]["shape"] == ["batch", 6, 32, 32]
+    assert loaded.render_config_digest == RenderConfig(height=32, width=32).digest()
+    assert loaded.selection_hash and loaded.selection["config"]["toy"] is True
+    n_test = sum(loaded.training_data["events"]["test"].values())
+    assert 0 < n_test <= 24 and loaded.metrics["n_events"] == n_test
+    assert loaded.training_data["seed"] == 3
+    assert "efficiency" in loaded.metrics["signal_vs_background"]
+    assert loaded.eventlens_version and loaded.model.name == "compact_cnn"
     table_card = load_model_card(exported["ffn"][2])
-    assert table_card["render_config"] is None and table_card["input"]["kind"] == "table"
-    assert len(table_card["input"]["feature_names"]) == table_card["input"]["shape"][1]
+    assert table_card.render_config is None and table_card.input.kind == "table"
+    assert len(table_card.input.feature_names) == table_card.input.shape[1]
     rgb = load_model_card(exported["compact_cnn_rgb"][2])
-    assert rgb["input"]["dtype"] == "float32" and rgb["input"]["render_dtype"] == "uint8"
+    assert rgb.input.dtype == "float32" and rgb.input.render_dtype == "uint8"
 
 
 def test_mismatched_render_config_is_rejected(exported, tmp_path):
     _, _, onnx_path = exported["compact_cnn"]
     card = load_model_card(onnx_path)
-    check_render_config(card, RenderConfig(height=32, width=32))  # the training config: fine
-    check_render_config(card, RenderConfig(height=32, width=32).to_dict())
+    card.check_render_config(RenderConfig(height=32, width=32))  # the training config: fine
+    card.check_render_config(RenderConfig(height=32, width=32).to_dict())
     with pytest.raises(RenderConfigMismatch) as err:
-        check_render_config(card, RenderConfig(height=64, width=64, overlap="add"))
+        card.check_render_config(RenderConfig(height=64, width=64, overlap="add"))
     msg = str(err.value)
     for field in ("height: model 32, in use 64", "overlap: model 'max', in use 'add'", "width"):
         assert field in msg
     assert set(err.value.differences) == {"height", "width", "overlap", "radius_scale"}
     with pytest.raises(RenderConfigMismatch, match="channels"):
-        check_render_config(card, RenderConfig(height=32, width=32, channels=("muon", "jet")))
-    check_render_config(load_model_card(exported["ffn"][2]), RenderConfig())  # tables: no images
+        card.check_render_config(RenderConfig(height=32, width=32, channels=("muon", "jet")))
+    load_model_card(exported["ffn"][2]).check_render_config(RenderConfig())  # tables: no images
     # A card whose render config was edited no longer matches its digest.
-    bad = json.loads(Path(card["_path"]).read_text())
+    bad = json.loads(Path(card.path).read_text())
     bad["render_config"]["height"] = 48
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ModelCardError, match="digest"):

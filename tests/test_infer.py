@@ -156,6 +156,8 @@ def test_mismatched_card_is_refused(dtw_model, mixed_fileset, tmp_path):
     card = json.loads(Path(onnx).with_suffix(".json").read_text())
     changed = RenderConfig.from_dict({**card["render_config"], "height": 40, "width": 40})
     card["render_config"], card["render_config_digest"] = changed.to_dict(), changed.digest()
+    card["model"]["input_shape"] = list(changed.shape)
+    card["input"]["shape"] = ["batch", *changed.shape]
     bad.with_suffix(".json").write_text(json.dumps(card))
     from eventlens.errors import EventLensError
 
@@ -225,15 +227,15 @@ def test_condor_executor_equals_iterative(
 def test_table_model_fills_mgg_histograms(toy_samples, tmp_path):
     """The shipped adversarial H→γγ classifier takes the photons' table, not images."""
     from conftest import REPO
-    from eventlens.modelcard import card_table_spec, load_model_card
+    from eventlens.modelcard import load_model_card
     from eventlens.pipeline.infer import run_inference
 
     model = REPO / "onnx_models" / "hgg_ann.onnx"
     if not model.exists():
         pytest.skip(f"{model} not shipped")
     card = load_model_card(model)
-    assert card["input"]["kind"] == "table"
-    assert card_table_spec(card).feature_names() == card["input"]["feature_names"]
+    assert card.input.kind == "table"
+    assert card.table_spec.feature_names() == list(card.input.feature_names)
     out = run_inference(
         model, fileset(toy_samples, TASK_PROCESSES["hgg"]), tmp_path / "hgg", status=False
     )

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import random_objects
-from eventlens.inference import ImageInput, OnnxWrapper
+from eventlens.inference import OnnxWrapper
+from eventlens.modelio import ImageInput
 from eventlens.render import RenderConfig
 
 CONFIG = RenderConfig(height=16, width=16)

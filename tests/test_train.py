@@ -18,7 +18,7 @@ from eventlens.training.config import TrainConfig, load_config
 from eventlens.training.split import split_table
 from eventlens.training.table import read_table
 from eventlens.training.toy import dtw_like_events, write_rings_table, write_table
-from train_helpers import config
+from train_helpers import config, weights_digest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -264,6 +264,27 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(dtw, tmp_path):
             resume=True,
             progress=False,
         )
+
+
+#: Final weights of the tiny seeded runs of the test below, recorded with the training loop
+#: before the adversarial trainer was made a variation of it (main 31f56cd, issue 14), at one
+#: thread on this project's CPU: refactoring the loop must not change a single bit.
+SEEDED_RUN_WEIGHTS = {
+    "compact_cnn": "9266290349c2327a65ddea4c8576a1a01a6b3f27ea13f4212e0b16a56f758740",
+    "ffn": "f9ff89a1852bd0df7a6c79e915267c91c9e67526e8cf0c779128cba742c59522",
+}
+
+
+@pytest.mark.parametrize("model", sorted(SEEDED_RUN_WEIGHTS))
+def test_seeded_run_gives_the_recorded_weights(dtw, tmp_path, model):
+    from eventlens.training.checkpoint import load_checkpoint
+    from eventlens.training.loop import fit
+
+    cfg = config(dtw, model=model, task="dtw", training={"epochs": 2, "batch_size": 32},
+                 limits={"train": 256})
+    fit(cfg, tmp_path / "run", progress=False, evaluate=False)
+    state = load_checkpoint(tmp_path / "run" / "last.pt")["state_dict"]
+    assert weights_digest(state) == SEEDED_RUN_WEIGHTS[model]
 
 
 def test_wrong_task_or_signal_is_a_config_error(dtw, tmp_path):

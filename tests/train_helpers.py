@@ -59,3 +59,14 @@ def config(table: str, model: str = "compact_cnn", **overrides: Any) -> TrainCon
         else:
             data[key] = value
     return TrainConfig.from_dict(data)
+
+
+def weights_digest(state_dict: dict[str, Any]) -> str:
+    """sha256 of a state dict (names and tensor bytes, in name order): same seed → same bits."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        h.update(name.encode())
+        h.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_path
+from .modelcard import load_model_card
 from .resources import config_dir, models_dir
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,7 @@ def run_demo(s: DemoSettings) -> Path:
 def _index(
     s: DemoSettings, report: Path, model: Path, run: Path | None, pseudo: Any, stages: Stages
 ) -> Path:
-    card = json.loads(model.with_suffix(".json").read_text())
-    metrics = card.get("metrics") or {}
+    metrics = load_model_card(model).metrics or {}
     lines = [
         f"# eventlens demo: task {s.task}",
         "",

@@ -5,11 +5,11 @@
 * torch's ONNX exporter (``dynamo=True``, the maintained path) at the pinned
   opset :data:`EXPORT_OPSET`, one self-contained file (``external_data=False``),
   a dynamic batch axis;
-* the graph takes what the training data path feeds the network: float32
-  images from the renderer (a uint8 render config's pictures divided by 255,
-  as :class:`eventlens.inference.preprocess.ImageInput` does), or the raw
-  padded object table (standardised inside the graph); it returns ``logits``
-  (first output) and ``probabilities`` (softmax);
+* the graph takes what :mod:`eventlens.modelio` makes for training and
+  inference alike: float32 images from the renderer (a uint8 render config's
+  pictures divided by 255), or the raw padded object table (standardised
+  inside the graph); it returns ``logits`` (first output) and
+  ``probabilities`` (softmax);
 * onnxruntime (CPU provider, chosen explicitly) must reproduce torch's logits
   within 1e-4 absolute (+ a relative term for InceptionV3, whose fp32 torch
   output is itself ~1e-4 from fp64; see :func:`verify` for immature
@@ -17,7 +17,7 @@
   events if the table is gone) and at two batch sizes (the dynamic axis is
   exercised);
   otherwise :class:`ExportError` and no files are written;
-* ``NAME.json`` beside the model: see :mod:`eventlens.modelcard`.
+* ``NAME.json`` beside the model: a :class:`eventlens.modelcard.ModelCard`.
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ from torch import nn
 
 from . import __version__
 from .errors import EventLensError
-from .io import atomic_path, write_json
-from .modelcard import CARD_FORMAT, card_path
+from .io import atomic_path
+from .modelcard import CARD_FORMAT, ModelCard, ModelSpec, OnnxInfo, OutputSpec, TrainingInfo
+from .modelio import checkpoint_input
 from .models import build_model, model_info
-from .models.features import TableSpec, featurise
-from .render.batch import FlatObjects, render_flat
-from .render.config import RenderConfig
+from .render.batch import FlatObjects
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +89,7 @@ def random_objects(n_events: int, seed: int) -> FlatObjects:
 
 def example_inputs(ckpt: dict[str, Any], n_events: int, seed: int = 12345) -> np.ndarray:
     """Float32 model inputs of ``n_events`` random events, exactly as training feeds them."""
-    flat = random_objects(n_events, seed)
-    if ckpt["model"]["input_kind"] == "image":
-        config = RenderConfig.from_dict(ckpt["render_config"])
-        images = render_flat(flat, config)[0]
-        if images.dtype == np.uint8:
-            return images.astype(np.float32) / np.float32(255.0)
-        return images
-    spec = TableSpec.from_dict(ckpt["table_spec"])
-    return featurise(flat.offsets, flat.columns, spec)
+    return checkpoint_input(ckpt).from_flat(random_objects(n_events, seed))
 
 
 def check_inputs(
@@ -113,7 +104,6 @@ def check_inputs(
     rounding alone exceeds the 1e-4 tolerance).
     """
     from .training.config import TrainConfig
-    from .training.data import BatchMaker
     from .training.split import split_table
     from .training.table import read_table
 
@@ -124,15 +114,8 @@ def check_inputs(
         split = split_table(data, config.split, config.limits)
         idx = (split.test if len(split.test) else split.train)[:n_events]
         if len(idx):
-            maker = BatchMaker(
-                data,
-                config.input_kind,
-                render=config.render,
-                features=config.features,
-                channels_last=False,
-            )
-            x = maker.inputs(maker.objects(idx, None, None)).numpy()
-            return np.ascontiguousarray(x), f"{len(idx)} test-split events of {path}"
+            x = checkpoint_input(ckpt).from_flat(data.gather(idx))
+            return x, f"{len(idx)} test-split events of {path}"
     log.warning("export: table %s not readable; checking the export on random events", path)
     return example_inputs(ckpt, n_events), f"{n_events} random events"
 
@@ -251,39 +234,6 @@ def _metrics_summary(metrics_path: Path) -> dict[str, Any] | None:
     }
 
 
-def _input_spec(ckpt: dict[str, Any]) -> dict[str, Any]:
-    shape = ["batch", *ckpt["model"]["input_shape"]]
-    if ckpt["model"]["input_kind"] == "image":
-        rc = RenderConfig.from_dict(ckpt["render_config"])
-        return {
-            "name": "input",
-            "kind": "image",
-            "shape": shape,
-            "dtype": "float32",
-            "layout": "NCHW",
-            "channels": list(rc.channels),
-            "render_dtype": rc.dtype,
-            "normalisation": "eventlens.render images for this render_config as float32 in [0, 1]"
-            + (
-                ": divide the uint8 pictures by 255 (eventlens.inference."
-                "preprocess.ImageInput does)"
-                if rc.dtype == "uint8"
-                else " (the renderer's float32 output as is)"
-            ),
-        }
-    spec = TableSpec.from_dict(ckpt["table_spec"])
-    return {
-        "name": "input",
-        "kind": "table",
-        "shape": shape,
-        "dtype": "float32",
-        "features": spec.to_dict(),
-        "feature_names": spec.feature_names(),
-        "normalisation": "feed eventlens.models.features.featurise(...) for this table_spec as is; "
-        "the graph standardises with the training split's mean and sigma",
-    }
-
-
 def export_checkpoint(
     checkpoint: str | Path,
     output: str | Path,
@@ -292,7 +242,7 @@ def export_checkpoint(
     check_events: int = 16,
     overwrite: bool = True,
     table: str | Path | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Export ``checkpoint`` to ``output`` (.onnx), verify it, write the card; return the card.
 
     ``table`` overrides the object table the check events are read from
@@ -331,7 +281,7 @@ def export_checkpoint(
     )
     metrics_path = Path(metrics) if metrics else Path(ckpt["path"]).parent / "metrics.json"
     card = build_card(ckpt, output, blob, check, _metrics_summary(metrics_path))
-    write_json(card_path(output), card)
+    card.write(output)
     return card
 
 
@@ -341,56 +291,71 @@ def build_card(
     blob: bytes,
     check: dict[str, Any],
     metrics: dict[str, Any] | None,
-) -> dict[str, Any]:
+) -> ModelCard:
+    """The model card of ``ckpt`` exported to ``output`` (whose bytes are ``blob``)."""
     import onnx
     import onnxruntime
 
-    rc = RenderConfig.from_dict(ckpt["render_config"]) if ckpt["render_config"] else None
-    data = ckpt["data"]
     from .training.evaluate import run_history
 
+    inputs = checkpoint_input(ckpt)
+    rc = inputs.render_config
+    data = ckpt["data"]
     history = run_history(Path(ckpt["path"]).parent, ckpt)
-    return {
-        "format": CARD_FORMAT,
-        "name": output.stem,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "eventlens_version": __version__,
-        "task": ckpt["config"]["task"],
-        "classes": list(ckpt["classes"]),
-        "model": dict(ckpt["model"]),
-        "input": _input_spec(ckpt),
-        "output": {
-            "names": list(OUTPUT_NAMES),
-            "shape": ["batch", len(ckpt["classes"])],
-            "meaning": "logits and softmax probabilities, in the order of 'classes'",
-        },
-        "render_config": rc.to_dict() if rc else None,
-        "render_config_digest": rc.digest() if rc else None,
-        "table_spec": ckpt["table_spec"],
-        "selection": data.get("selection"),
-        "training_data": {k: v for k, v in data.items() if k != "selection"},
-        "training": {
-            "config": ckpt["config"],
-            "best_epoch": ckpt["epoch"],
-            "epochs_trained": len(history),
-            "notes": ckpt["config"].get("notes", ""),
-            "checkpoint": ckpt["path"],
-        },
-        "metrics": metrics,
-        "onnx": {
-            "file": output.name,
-            "opset": EXPORT_OPSET,
-            "exporter": "torch.onnx.export(dynamo=True)",
-            "external_data": False,
-            "dynamic_axes": {"input": [0], "logits": [0], "probabilities": [0]},
-            "sha256": hashlib.sha256(blob).hexdigest(),
-            "bytes": len(blob),
-            **check,
-        },
-        "versions": {
+    m = ckpt["model"]
+    return ModelCard(
+        format=CARD_FORMAT,
+        name=output.stem,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        eventlens_version=__version__,
+        task=ckpt["config"]["task"],
+        classes=tuple(ckpt["classes"]),
+        model=ModelSpec(
+            name=m["name"],
+            params=dict(m["params"]),
+            input_kind=inputs.kind,
+            input_shape=tuple(m["input_shape"]),
+            n_parameters=int(m["n_parameters"]),
+        ),
+        input=inputs.card_input(),
+        output=OutputSpec(
+            names=OUTPUT_NAMES,
+            shape=("batch", len(ckpt["classes"])),
+            meaning="logits and softmax probabilities, in the order of 'classes'",
+        ),
+        render_config=rc,
+        render_config_digest=rc.digest() if rc else None,
+        table_spec=inputs.table_spec,
+        selection=data.get("selection"),
+        training_data={k: v for k, v in data.items() if k != "selection"},
+        training=TrainingInfo(
+            config=ckpt["config"],
+            best_epoch=int(ckpt["epoch"]),
+            epochs_trained=len(history),
+            notes=ckpt["config"].get("notes", ""),
+            checkpoint=str(ckpt["path"]),
+        ),
+        metrics=metrics,
+        onnx=OnnxInfo(
+            file=output.name,
+            opset=EXPORT_OPSET,
+            exporter="torch.onnx.export(dynamo=True)",
+            external_data=False,
+            dynamic_axes={"input": [0], "logits": [0], "probabilities": [0]},
+            sha256=hashlib.sha256(blob).hexdigest(),
+            bytes=len(blob),
+            max_abs_diff=float(check["max_abs_diff"]),
+            tolerance=float(check["tolerance"]),
+            torch_fp32_vs_fp64=float(check["torch_fp32_vs_fp64"]),
+            max_abs_logit=float(check["max_abs_logit"]),
+            check_events=int(check["check_events"]),
+            check_batch_sizes=tuple(check["check_batch_sizes"]),
+            check_inputs=check.get("check_inputs"),
+        ),
+        versions={
             "eventlens": __version__,
             "torch": str(torch.__version__),
             "onnx": onnx.__version__,
             "onnxruntime": onnxruntime.__version__,
         },
-    }
+    )

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..plotting.style import cms_label, pyplot, save
-from .sculpting import MASS_BINS, shape, threshold_at_efficiency, weighted_roc
+from ..training.metrics import roc_curve
+from .sculpting import MASS_BINS, shape, threshold_at_efficiency
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def plot_roc(results: dict[str, Any], scores: dict[str, dict[str, np.ndarray]],
     fig, ax = plt.subplots(figsize=(9, 8))
     for role, name in _curves(results).items():
         t = scores[name]
-        eps_b, eps_s = weighted_roc(t["score"], t["is_signal"], t["weight"])
+        eps_b, eps_s, _ = roc_curve(t["score"], t["is_signal"], t["weight"])
         keep = eps_b > 0
         auc = results["runs"][name]["report"]["auc"]
         ax.plot(eps_s[keep], 1.0 / eps_b[keep], color=_STYLE[role][1],

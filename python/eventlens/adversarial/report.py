@@ -18,12 +18,11 @@ import numpy as np
 from ..errors import EventLensError
 from ..io import write_json
 from ..training.checkpoint import BEST, load_checkpoint
+from ..training.metrics import roc_auc, softmax
 from .sculpting import (
     MASS_WINDOWS,
     mass_reference,
-    roc_auc,
     sculpting_report,
-    weighted_roc,
     window_auc,
     window_key,
 )
@@ -44,9 +43,7 @@ def test_scores(rundir: str | Path) -> dict[str, np.ndarray]:
     if not path.exists():
         raise EventLensError(f"{rundir}: no {PREDICTIONS} (evaluate the run first)")
     with np.load(path) as data:
-        logits = data["logits"].astype(np.float64)
-        z = logits - logits.max(axis=1, keepdims=True)
-        prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        prob = softmax(data["logits"].astype(np.float64))
         return {"score": prob[:, index], "is_signal": data["label"] == index,
                 "mass": data["mass"].astype(np.float64),
                 "weight": data["weight"].astype(np.float64), "label": data["label"]}
@@ -79,7 +76,7 @@ def mass_reference_of_runs(runs: dict[str, str | Path]) -> dict[str, Any]:
             raise EventLensError(f"{rundir}: test events differ from {first}'s; "
                                  "the mass reference needs one common test split")
         score, sig, mass, w = other["score"], other["is_signal"], other["mass"], other["weight"]
-        aucs[name] = {"auc": roc_auc(*weighted_roc(score, sig, w)),
+        aucs[name] = {"auc": roc_auc(score, sig, w),
                       **{window_key(win): window_auc(score, sig, mass, w, win)
                          for win in MASS_WINDOWS}}
     ref = mass_reference(t["mass"], t["is_signal"], t["weight"])

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from ..training.metrics import roc_auc
+
 #: m_γγ binning for the shapes: 100–180 GeV in 2 GeV bins.
 MASS_BINS = np.linspace(100.0, 180.0, 41)
 #: Signal efficiencies of the working points.
@@ -165,26 +167,6 @@ def distance_correlation(x: np.ndarray, y: np.ndarray, max_events: int = 4000,
     return float(np.sqrt(max(dcov2, 0.0) / dvar)) if dvar > 0 else 0.0
 
 
-def weighted_roc(score: np.ndarray, is_signal: np.ndarray,
-                 weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ε_B, ε_S) for every distinct threshold, from (0, 0) to (1, 1), weighted."""
-    s = np.asarray(score, dtype=np.float64)
-    sig = np.asarray(is_signal, dtype=bool)
-    w = np.ones_like(s) if weight is None else np.asarray(weight, dtype=np.float64)
-    order = np.argsort(-s, kind="stable")
-    s, sig, w = s[order], sig[order], w[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1] if s.size else np.zeros(0, int)
-    tp = np.cumsum(np.where(sig, w, 0.0))[last]
-    fp = np.cumsum(np.where(sig, 0.0, w))[last]
-    n_s, n_b = max(tp[-1] if tp.size else 0.0, 1e-300), max(fp[-1] if fp.size else 0.0, 1e-300)
-    return np.r_[0.0, fp / n_b], np.r_[0.0, tp / n_s]
-
-
-def roc_auc(eps_b: np.ndarray, eps_s: np.ndarray) -> float:
-    """Area under the (ε_B, ε_S) curve (trapezoids)."""
-    return float(np.sum(np.diff(eps_b) * (eps_s[1:] + eps_s[:-1]) / 2.0))
-
-
 def window_key(window: Sequence[float]) -> str:
     """``"120-130"`` for the window (120, 130): the JSON key of a window's numbers."""
     return f"{window[0]:g}-{window[1]:g}"
@@ -204,7 +186,7 @@ def window_auc(score: np.ndarray, is_signal: np.ndarray, mass: np.ndarray,
     if not (sel & sig).any() or not (sel & ~sig).any():
         return None
     w = None if weight is None else np.asarray(weight, dtype=np.float64)[sel]
-    return roc_auc(*weighted_roc(np.asarray(score)[sel], sig[sel], w))
+    return roc_auc(np.asarray(score)[sel], sig[sel], w)
 
 
 def mass_likelihood_ratio(mass: np.ndarray, is_signal: np.ndarray,
@@ -239,7 +221,7 @@ def mass_only_auc(mass: np.ndarray, is_signal: np.ndarray, weight: np.ndarray | 
     """AUC of :func:`mass_likelihood_ratio` as the score: the best m_γγ-only separation
     (in-sample; ties within a bin count half)."""
     ratio = mass_likelihood_ratio(mass, is_signal, weight, bins)
-    return roc_auc(*weighted_roc(ratio, is_signal, weight))
+    return roc_auc(ratio, is_signal, weight)
 
 
 def mass_reference(mass: np.ndarray, is_signal: np.ndarray, weight: np.ndarray | None = None,
@@ -302,7 +284,6 @@ def sculpting_report(
         raise ValueError("sculpting_report: need both signal and background events")
     bkg = ~sig
     full = shape(mass[bkg], w[bkg], bins)
-    eps_b_curve, eps_s_curve = weighted_roc(score, sig, w)
 
     def point(cut: float) -> dict[str, Any]:
         passed = bkg & (score > cut)
@@ -324,7 +305,7 @@ def sculpting_report(
 
     lo, hi = SIGNAL_WINDOW
     return {
-        "auc": roc_auc(eps_b_curve, eps_s_curve),
+        "auc": roc_auc(score, sig, w),
         "auc_signal_window": window_auc(score, sig, mass, w, SIGNAL_WINDOW),
         "auc_mass_windows": {window_key(win): window_auc(score, sig, mass, w, win)
                              for win in MASS_WINDOWS},

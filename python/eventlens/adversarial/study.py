@@ -357,16 +357,16 @@ def export_classifier(rundir: Path, output: Path, run: dict[str, Any]) -> dict[s
 
     card = export_checkpoint(rundir / BEST, output)
     r = run["report"]
-    card["decorrelation"] = {
+    card = dataclasses.replace(card, decorrelation={
         "method": "adversarial (gradient reversal), L = L_clf - lambda * L_adv; the adversary "
                   "(not exported) predicts m_yy from the signal probability on background events",
         "adversary": run["adversary"],
         "test": {"auc": r["auc"], "working_points": r["working_points"],
                  "definitions": r["definitions"]},
-    }
-    write_json(card_path(output), card)
+    })
+    card.write(output)
     return {"onnx": str(output), "card": str(card_path(output)),
-            "max_abs_diff": card["onnx"].get("max_abs_diff")}
+            "max_abs_diff": card.onnx.max_abs_diff}
 
 
 def scores_of(results: dict[str, Any], name: str) -> dict[str, Any]:

@@ -17,6 +17,11 @@ classifier weights are ``state_dict``) plus ``adversary`` (the block),
 and the evaluation read an adversarial run like any other and export the
 classifier only.  ``best.pt`` is written once, after the last epoch: a min-max
 game has no validation loss to select on, so the result is the final model.
+
+The epoch and mini-batch loops are the plain trainer's; this class gives them
+the joint step (:meth:`AdversarialTrainer._joint_batch`) and overrides the
+hooks at the epoch's end (phase in the history row, no early stopping, best =
+last).
 """
 
 from __future__ import annotations
@@ -29,13 +34,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, EventLensError
-from ..io import write_json
-from ..training.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from ..errors import ConfigError
+from ..training.checkpoint import BEST, LAST, save_checkpoint
 from ..training.config import TrainConfig
-from ..training.data import augment_rng, batches, epoch_order
-from ..training.loop import Trainer, epoch_timing
-from ..training.setup import Setup, predict, prepare
+from ..training.data import batches, epoch_order
+from ..training.loop import StepSums, Trainer, start_run
+from ..training.setup import Setup, predict
 from ..training.table import ObjectTable
 from .config import AdversaryConfig, full_dict
 from .core import (
@@ -108,49 +112,47 @@ class AdversarialTrainer(Trainer):
         return {"train_adv_loss": total / max(len(idx), 1), "train_events": len(idx),
                 "step_seconds": seconds}
 
-    def train_joint_epoch(self) -> dict[str, Any]:
-        """Phase 3: gradient-reversal updates of both networks."""
-        cfg, s = self.cfg, self.s
-        s.model.train()
-        self.adversary.train()
-        order = epoch_order(s.split.train, cfg.seed, self.epoch)
-        rng = augment_rng(cfg.seed, self.epoch)
-        chunks = list(batches(order, cfg.batch_size, min_size=2))
-        from tqdm.auto import tqdm
+    def _joint_batch(self, x: torch.Tensor, y: torch.Tensor, idx: np.ndarray) -> StepSums:
+        """One gradient-reversal update of both networks (:func:`.core.joint_step`)."""
+        losses = joint_step(
+            self.s.model, self.adversary, self.optimiser, self.adv_optimiser, x, y,
+            self.m01[idx], self.weight[idx], self.adv.lam, self.signal_index,
+            class_weights=self.s.class_weights, background_only=self.adv.background_only,
+            extra_steps=self.adv.extra_steps, input_kind=self.adv.input)
+        out = {"clf": (losses.clf * len(idx), len(idx))}
+        if losses.adv is not None:
+            out["adv"] = (losses.adv * losses.n_adversary, losses.n_adversary)
+        return out
 
-        bar = tqdm(chunks, desc=f"epoch {self.epoch + 1}/{cfg.epochs} (joint)", unit="batch",
-                   disable=not self.progress, leave=False, dynamic_ncols=True)
-        sums = {"clf": 0.0, "adv": 0.0, "total": 0.0}
-        seen = seen_adv = 0
-        data_t = step_t = 0.0
-        for idx in bar:
-            t0 = time.perf_counter()
-            x, y = s.maker.batch(idx, rng, cfg.augment)
-            t1 = time.perf_counter()
-            losses = joint_step(
-                s.model, self.adversary, self.optimiser, self.adv_optimiser, x, y,
-                self.m01[idx], self.weight[idx], self.adv.lam, self.signal_index,
-                class_weights=s.class_weights, background_only=self.adv.background_only,
-                extra_steps=self.adv.extra_steps, input_kind=self.adv.input)
-            t2 = time.perf_counter()
-            data_t += t1 - t0
-            step_t += t2 - t1
-            sums["clf"] += losses.clf * len(idx)
-            if losses.adv is not None:
-                sums["adv"] += losses.adv * losses.n_adversary
-                seen_adv += losses.n_adversary
-            seen += len(idx)
-            bar.set_postfix(clf=f"{losses.clf:.4f}", adv=f"{losses.adv or 0:.4f}")
-        bar.close()
-        clf = sums["clf"] / max(seen, 1)
-        adv = sums["adv"] / seen_adv if seen_adv else None
+    def train_joint_epoch(self) -> dict[str, Any]:
+        """Phase 3: the plain epoch's batches, each a joint update of both networks."""
+        self.s.model.train()
+        self.adversary.train()
+        means, timing = self.train_batches(self._joint_batch, " (joint)")
+        clf = means.get("clf", 0.0)
+        adv = means.get("adv")
         return {
             "train_loss": clf,
             "train_clf_loss": clf,
             "train_adv_loss": adv,
             "train_total_loss": clf - self.adv.lam * (adv or 0.0),
-            **epoch_timing(seen, data_t, step_t),
+            **timing,
         }
+
+    def train_epoch(self) -> dict[str, Any]:
+        """The epoch of the current phase (see the module docstring)."""
+        phase = self.phase(self.epoch)
+        if phase == "classifier":
+            row = super().train_epoch()
+            row["train_clf_loss"] = row["train_loss"]
+            return row
+        if phase == "adversary":
+            return self.train_adversary_epoch()
+        self._frozen_scores = None
+        if self.adv.joint_lr is not None and self.phase(self.epoch - 1) != "joint":
+            for group in self.optimiser.param_groups:
+                group["lr"] = self.adv.joint_lr
+        return self.train_joint_epoch()
 
     def validate(self) -> dict[str, Any]:
         """Validation L_clf, L_adv, total, accuracy, AUC-free sculpting (JSD at ε_S = 50 %)."""
@@ -194,44 +196,38 @@ class AdversarialTrainer(Trainer):
         self.adv_optimiser.load_state_dict(ckpt["adversary_optimiser"])
         self.finished = self.epoch >= self.cfg.epochs
 
-    # ---- the run --------------------------------------------------------------
-    def run(self, on_epoch_end: Any = None) -> None:
-        cfg = self.cfg
-        while self.epoch < cfg.epochs:
-            t0 = time.perf_counter()
-            phase = self.phase(self.epoch)
-            row: dict[str, Any] = {"epoch": self.epoch + 1, "phase": phase, "lambda": self.adv.lam}
-            if phase == "classifier":
-                row.update(super().train_epoch())
-                row["train_clf_loss"] = row["train_loss"]
-            elif phase == "adversary":
-                row.update(self.train_adversary_epoch())
-            else:
-                self._frozen_scores = None
-                if self.adv.joint_lr is not None and self.phase(self.epoch - 1) != "joint":
-                    for group in self.optimiser.param_groups:
-                        group["lr"] = self.adv.joint_lr
-                row.update(self.train_joint_epoch())
-            row.update(self.validate())
-            row["lr"] = self.optimiser.param_groups[0]["lr"]
-            if self.scheduler is not None:
-                self.scheduler.step()
-            self.epoch += 1
-            self.finished = self.epoch >= cfg.epochs
-            row["seconds"] = time.perf_counter() - t0
-            self.history.append(row)
-            save_checkpoint(self.outdir / LAST, self.payload(full=True))
-            if self.finished:
-                self.best_epoch = self.epoch
-                save_checkpoint(self.outdir / BEST, self.payload(full=False))
-            write_json(self.outdir / "history.json", self.history)
-            log.info("epoch %d/%d [%s, λ = %g]: clf %s adv %s total %s | val clf %s adv %s "
-                     "JSD50 %s | %.0f s", self.epoch, cfg.epochs, phase, self.adv.lam,
-                     _f(row.get("train_clf_loss")), _f(row.get("train_adv_loss")),
-                     _f(row.get("train_total_loss")), _f(row.get("val_clf_loss")),
-                     _f(row.get("val_adv_loss")), _f(row.get("val_jsd_50")), row["seconds"])
-            if on_epoch_end is not None:
-                on_epoch_end(self.epoch)
+    # ---- the epoch's end (the plain loop's hooks) -------------------------------
+    def row_labels(self) -> dict[str, Any]:
+        return {"phase": self.phase(self.epoch), "lambda": self.adv.lam}
+
+    def end_epoch(self, row: Any) -> bool:
+        """No early stopping and no model selection: a min-max game has no validation
+        loss to select on, the result is the final model."""
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.epoch += 1
+        self.finished = self.epoch >= self.cfg.epochs
+        return False
+
+    def save_checkpoints(self, improved: bool) -> None:
+        """``last.pt`` every epoch, ``best.pt`` once: the final model."""
+        save_checkpoint(self.outdir / LAST, self.payload(full=True))
+        if self.finished:
+            self.best_epoch = self.epoch
+            save_checkpoint(self.outdir / BEST, self.payload(full=False))
+
+    def log_epoch(self, row: Any, improved: bool) -> None:
+        log.info("epoch %d/%d [%s, λ = %g]: clf %s adv %s total %s | val clf %s adv %s "
+                 "JSD50 %s | %.0f s", self.epoch, self.cfg.epochs, row["phase"], self.adv.lam,
+                 _f(row.get("train_clf_loss")), _f(row.get("train_adv_loss")),
+                 _f(row.get("train_total_loss")), _f(row.get("val_clf_loss")),
+                 _f(row.get("val_adv_loss")), _f(row.get("val_jsd_50")), row["seconds"])
+
+    def describe(self) -> str:
+        a, cfg = self.adv, self.cfg
+        return (f"adversarial training of {cfg.model} on {cfg.task}, λ = {a.lam:g}, phases "
+                f"{a.pretrain_classifier_epochs}/{a.pretrain_adversary_epochs}/"
+                f"{a.joint_epochs(cfg)} epochs -> {self.outdir}")
 
 
 def _f(v: float | None) -> str:
@@ -268,32 +264,15 @@ def fit_adversarial(
     ``last.pt``/``best.pt``, ``history.json``, ``metrics.json``,
     ``decorrelation.json``, ``test_predictions.npz`` and ``plots/``.
     """
-    import yaml
-
-    from ..io import atomic_path
-
-    outdir = Path(outdir)
-    last = outdir / LAST
-    if last.exists() and not resume:
-        raise EventLensError(
-            f"{outdir} already holds a training run ({LAST}); pass --resume to continue it "
-            "or choose another output folder")
-    setup = prepare(config, table=table, table_path=table_path)
-    outdir.mkdir(parents=True, exist_ok=True)
-    trainer = AdversarialTrainer(setup, adv, outdir, progress=progress)
-    if resume and last.exists():
-        trainer.restore(load_checkpoint(last))
-    with atomic_path(outdir / "config.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(full_dict(config, adv), sort_keys=False))
-    log.info("adversarial training of %s on %s, λ = %g, phases %d/%d/%d epochs -> %s",
-             config.model, config.task, adv.lam, adv.pretrain_classifier_epochs,
-             adv.pretrain_adversary_epochs, adv.joint_epochs(config), outdir)
+    trainer = start_run(
+        config, outdir, lambda setup, out: AdversarialTrainer(setup, adv, out, progress=progress),
+        full_dict(config, adv), resume=resume, table=table, table_path=table_path)
     trainer.run()
     if not evaluate:
         return None
     from ..training.evaluate import evaluate_run
     from .report import decorrelation_of_run
 
-    metrics = evaluate_run(outdir, setup=setup)
-    metrics["decorrelation"] = decorrelation_of_run(outdir)
+    metrics = evaluate_run(trainer.outdir, setup=trainer.s)
+    metrics["decorrelation"] = decorrelation_of_run(trainer.outdir)
     return metrics

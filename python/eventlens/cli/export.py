@@ -26,12 +26,12 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         table=args.table,
     )
-    m = card["metrics"] or {}
+    m = card.metrics or {}
     log.info(
         "model card %s: task %s, classes %s, test accuracy %s",
         Path(args.output).with_suffix(".json"),
-        card["task"],
-        card["classes"],
+        card.task,
+        list(card.classes),
         "-" if m.get("accuracy") is None else f"{100 * m['accuracy']:.2f} %",
     )
     return 0

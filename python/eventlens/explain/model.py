@@ -28,14 +28,17 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import EventLensError
-from ..models.features import TableSpec, featurise
-from ..render.batch import FlatObjects, render_flat
+from ..modelio import ModelInput, checkpoint_input
+from ..models.features import TableSpec
+from ..render.batch import FlatObjects
 from ..render.config import RenderConfig
 from .naming import DEFAULT_BTAG_THRESHOLD
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
+
+    from ..modelcard import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,9 @@ class ExplainableModel:
         name: registry model name (checkpoint) or file stem (ONNX).
         source: the file it was loaded from.
         backend: ``torch`` (differentiable) or ``onnx`` (onnxruntime).
-        input_kind: ``image`` or ``table``.
+        input: how its input is made from objects (:mod:`eventlens.modelio`:
+            images of a render config, or the padded table of a spec).
         classes: ordered class names (the model's outputs).
-        render: the render config (image models).
-        spec: the padded-table spec (table models).
         feature_mean, feature_std: the training split's statistics the table
             model standardises with (σ units of the explanation), if known.
         module: the torch network returning logits (torch backend).
@@ -67,10 +69,8 @@ class ExplainableModel:
     name: str
     source: Path
     backend: Literal["torch", "onnx"]
-    input_kind: Literal["image", "table"]
+    input: ModelInput
     classes: list[str]
-    render: RenderConfig | None = None
-    spec: TableSpec | None = None
     feature_mean: np.ndarray | None = None
     feature_std: np.ndarray | None = None
     module: nn.Module | None = None
@@ -82,12 +82,23 @@ class ExplainableModel:
     def __post_init__(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"explain: score = {self.score!r}, choose one of {SCORES}")
-        if self.input_kind == "image" and self.render is None:
-            raise ValueError("explain: an image model needs its render config")
-        if self.input_kind == "table" and self.spec is None:
-            raise ValueError("explain: a table model needs its table spec")
 
     # ---- what the model sees ----------------------------------------------------
+    @property
+    def input_kind(self) -> str:
+        """``image`` (explained as pixel maps) or ``table`` (explained per slot feature)."""
+        return self.input.kind
+
+    @property
+    def render(self) -> RenderConfig | None:
+        """The render config of an image model (None for table models)."""
+        return self.input.render_config
+
+    @property
+    def spec(self) -> TableSpec | None:
+        """The padded-table spec of a table model (None for image models)."""
+        return self.input.table_spec
+
     @property
     def n_classes(self) -> int:
         return len(self.classes)
@@ -101,46 +112,28 @@ class ExplainableModel:
     def differentiable(self) -> bool:
         return self.module is not None
 
-    def raw_inputs(self, flat: FlatObjects) -> np.ndarray:
-        """The inputs exactly as the data path makes them (renderer dtype; padded table)."""
-        if self.input_kind == "table":
-            assert self.spec is not None
-            return featurise(flat.offsets, flat.columns, self.spec)
-        assert self.render is not None
-        return render_flat(flat, self.render)[0]
-
     def inputs(self, flat: FlatObjects) -> np.ndarray:
-        """Float32 network inputs: uint8 images scaled to [0, 1] as in training."""
-        return self.to_float(self.raw_inputs(flat))
-
-    def to_float(self, raw: np.ndarray) -> np.ndarray:
-        if raw.dtype == np.uint8:
-            return raw.astype(np.float32) * np.float32(1.0 / 255.0)
-        return np.ascontiguousarray(raw, dtype=np.float32)
+        """Float32 network inputs, made exactly as in training and inference."""
+        return self.input.from_flat(flat)
 
     def baseline(self, table_baseline: Literal["mean", "empty"] = "mean") -> np.ndarray:
         """The reference input of attribution methods, one event's shape (float32).
 
-        Images: the empty event (every pixel the config's background: 0, or 1
-        for the seed's white RGB canvas).  Tables: the training mean (the
-        "average event", standardised to 0 inside the model) or the empty
-        event (every slot zero).
+        The input of the empty event (images: every pixel the config's
+        background, 0 or 1 for the seed's white RGB canvas; tables: every slot
+        zero), or for table models by default the training mean (the "average
+        event", standardised to 0 inside the model).
         """
-        if self.input_kind == "image":
-            assert self.render is not None
-            bg = np.asarray(self.render.background(), dtype=np.float32) / np.float32(255.0)
-            return np.broadcast_to(bg[:, None, None], self.render.shape).astype(np.float32)
-        assert self.spec is not None
-        if table_baseline == "mean":
-            if self.feature_mean is None:
-                raise EventLensError(
-                    f"{self.source}: the training mean of the features is unknown; "
-                    "use the empty-event baseline"
-                )
-            return np.asarray(self.feature_mean, dtype=np.float32).copy()
-        if table_baseline != "empty":
+        if self.spec is None or table_baseline == "empty":
+            return self.input.empty()
+        if table_baseline != "mean":
             raise ValueError(f"explain: table baseline {table_baseline!r}, choose mean or empty")
-        return np.zeros(self.spec.n_features, dtype=np.float32)
+        if self.feature_mean is None:
+            raise EventLensError(
+                f"{self.source}: the training mean of the features is unknown; "
+                "use the empty-event baseline"
+            )
+        return np.asarray(self.feature_mean, dtype=np.float32).copy()
 
     # ---- scores -------------------------------------------------------------------
     def scores_torch(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,19 +160,12 @@ class ExplainableModel:
 
             with torch.no_grad():
                 return self.scores_torch(torch.from_numpy(np.ascontiguousarray(x))).double().numpy()
-        feed = x
-        if self.input_kind == "image" and self._onnx_input_uint8:
-            feed = np.rint(x * 255.0).astype(np.uint8)
-        logits, probs = self.session.run(["logits", "probabilities"], {self._onnx_input: feed})
+        logits, probs = self.session.run(["logits", "probabilities"], {self._onnx_input: x})
         return np.asarray(probs if self.score == "probability" else logits, dtype=np.float64)
 
     @property
     def _onnx_input(self) -> str:
         return self.session.get_inputs()[0].name
-
-    @property
-    def _onnx_input_uint8(self) -> bool:
-        return "uint8" in self.session.get_inputs()[0].type
 
 
 # ---- loading -------------------------------------------------------------------------
@@ -222,7 +208,6 @@ def load_torch(
     torch.set_num_threads(threads)
     ckpt = load_checkpoint(path)
     module = rebuild_model(ckpt)
-    kind = ckpt["model"]["input_kind"]
     mean = std = None
     standardise = getattr(module, "standardise", None)
     if standardise is not None:
@@ -232,10 +217,8 @@ def load_torch(
         name=str(ckpt["model"]["name"]),
         source=Path(ckpt["path"]),
         backend="torch",
-        input_kind=kind,
+        input=checkpoint_input(ckpt),
         classes=[str(c) for c in ckpt["classes"]],
-        render=RenderConfig.from_dict(ckpt["render_config"]) if kind == "image" else None,
-        spec=TableSpec.from_dict(ckpt["table_spec"]) if kind == "table" else None,
         feature_mean=mean,
         feature_std=std,
         module=module,
@@ -253,7 +236,7 @@ def load_torch(
 def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) -> ExplainableModel:
     """An exported ONNX model and its card, run with onnxruntime on the CPU."""
     from ..inference.ort import make_session
-    from ..modelcard import card_render_config, card_table_spec, load_model_card
+    from ..modelcard import load_model_card
 
     path = Path(path)
     card = load_model_card(path)
@@ -263,16 +246,17 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
         raise EventLensError(
             f"{path}: outputs {outputs}; explain needs the exporter's 'logits' and 'probabilities'"
         )
-    kind = card["input"]["kind"]
-    mean, std = (None, None) if kind == "image" else _onnx_standardisation(path, card)
+    card.check_graph(
+        session.get_inputs()[0].shape, [o.shape for o in session.get_outputs()], path
+    )
+    inputs = card.model_input()
+    mean, std = (None, None) if inputs.table_spec is None else _onnx_standardisation(path, card)
     return ExplainableModel(
-        name=str(card.get("name") or path.stem),
+        name=card.name or path.stem,
         source=path,
         backend="onnx",
-        input_kind=kind,
-        classes=[str(c) for c in card["classes"]],
-        render=card_render_config(card) if kind == "image" else None,
-        spec=card_table_spec(card) if kind == "table" else None,
+        input=inputs,
+        classes=list(card.classes),
         feature_mean=mean,
         feature_std=std,
         session=session,
@@ -280,22 +264,22 @@ def load_onnx(path: str | Path, score: Score = "probability", threads: int = 2) 
         info={
             "kind": "onnx",
             "card": card,
-            "config": card["training"]["config"],
-            "data": card["training_data"],
-            "model": card["model"],
+            "config": card.training.config,
+            "data": card.training_data,
+            "model": dataclasses.asdict(card.model),
         },
     )
 
 
 def _onnx_standardisation(
-    path: Path, card: dict[str, Any]
+    path: Path, card: ModelCard
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The training mean/σ of a table model: from its recorded checkpoint, else from the graph.
 
     The exporter folds the ``Standardise`` buffers into the graph as
     initialisers named ``…standardise.mean`` / ``…standardise.std``.
     """
-    ckpt = (card.get("training") or {}).get("checkpoint")
+    ckpt = card.training.checkpoint
     if ckpt and Path(ckpt).exists():
         import torch
 
@@ -330,8 +314,8 @@ def attach_checkpoint(
     model: ExplainableModel, checkpoint: str | Path | None, threads: int = 2
 ) -> ExplainableModel:
     """Give an ONNX model the torch module of its checkpoint (for gradients)."""
-    card = model.info.get("card", {})
-    ckpt = checkpoint or (card.get("training") or {}).get("checkpoint")
+    card = model.info.get("card")
+    ckpt = checkpoint or (card.training.checkpoint if card is not None else None)
     if not ckpt or not Path(ckpt).exists():
         raise EventLensError(
             f"{model.source}: Integrated Gradients need the torch checkpoint, and the model card "

@@ -100,7 +100,7 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
         model_path: the ``.onnx`` file (one float input, batch axis first; the
             output is the model's logits or probabilities, shape (N, K)).
         preprocess: picklable callable turning the awkward inputs into the
-            model's numpy input (e.g. :class:`eventlens.inference.ImageInput`);
+            model's numpy input (e.g. :class:`eventlens.modelio.ImageInput`);
             needed only when the wrapper is called with awkward arrays.
         batch_size: events per ``session.run`` (bounds memory).
         providers, threads: see :func:`make_session`.

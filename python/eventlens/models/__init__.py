@@ -6,10 +6,12 @@
 Each model declares its input kind, so the data pipeline feeds it right:
 
 * ``image``: (N, C, H, W) float32 images from :mod:`eventlens.render`
-  (uint8 renders are divided by 255 before the network, in training and in
-  front of the exported ONNX model alike, see :mod:`eventlens.export`);
+  (uint8 renders divided by 255);
 * ``table``: (N, F) float32 padded object tables from
   :func:`eventlens.models.features.featurise` (standardised inside the model).
+
+Both are made by :mod:`eventlens.modelio`, the same way in training, export,
+explanations and inference.
 
 This module imports no torch: the registry's metadata (names, input kinds,
 default table specs) is usable by torch-free code such as the model card.

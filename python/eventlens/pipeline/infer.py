@@ -25,13 +25,7 @@ from typing import Any
 from eventlens.errors import InputFileError
 from eventlens.inference import OnnxWrapper
 from eventlens.io import write_json
-from eventlens.modelcard import (
-    ModelCardError,
-    card_render_config,
-    card_table_spec,
-    check_render_config,
-    load_model_card,
-)
+from eventlens.modelcard import ModelCard, load_model_card
 from eventlens.processors.inference import EXAMPLES_PER_CLASS
 from eventlens.render import RenderConfig
 
@@ -47,21 +41,12 @@ SUMMARY = "summary.json"
 __all__ = ["INFERENCE", "SCORES_DIR", "SUMMARY", "read_inference", "run_inference"]
 
 
-def check_model_input(model_path: str | Path, card: dict[str, Any]) -> None:
-    """The ONNX input must take what the card says: the (C, H, W) its render config
-    draws, or the table spec's number of features."""
-    if card["input"].get("kind") == "table":
-        expected, what = [card_table_spec(card).n_features], "table spec fills"
-    else:
-        config = card_render_config(card)
-        expected, what = [config.n_channels, config.height, config.width], "render config draws"
-    shape = OnnxWrapper(model_path, threads=1).input_shape
-    if len(shape) != len(expected) + 1 or list(shape[1:]) != expected:
-        raise ModelCardError(
-            f"{model_path}: the ONNX input has shape {shape}, but its card's {what} "
-            f"(batch, {', '.join(map(str, expected))}); the model and its card do not "
-            "belong together"
-        )
+def check_model_input(model_path: str | Path, card: ModelCard) -> None:
+    """The ONNX graph must take what the card says and give one column per class."""
+    session = OnnxWrapper(model_path, threads=1).session
+    card.check_graph(
+        session.get_inputs()[0].shape, [o.shape for o in session.get_outputs()], model_path
+    )
 
 
 def inference_spec(
@@ -87,10 +72,10 @@ def inference_spec(
         raise InputFileError(f"{model}: no such ONNX model (export one with `eventlens export`)")
     card = load_model_card(model)
     if render_config is not None:
-        check_render_config(card, render_config)
+        card.check_render_config(render_config)
     check_model_input(model, card)
-    cfg = load_config(card["task"], config, luminosity_pb)
-    trained = (card.get("selection") or {}).get("hash")
+    cfg = load_config(card.task, config, luminosity_pb)
+    trained = card.selection_hash
     if cfg.digest() != trained:
         log.warning(
             "the selection config (%s) is not the one the model was trained after (%s)",
@@ -99,7 +84,7 @@ def inference_spec(
         )
     return RunSpec(
         kind=INFER,
-        task=card["task"],
+        task=card.task,
         config_path=str(Path(cfg.source).resolve()),
         config_digest=cfg.digest(),
         luminosity_pb=luminosity_pb,
@@ -155,11 +140,11 @@ def inference_outputs(spec: RunSpec) -> Callable[[RunOutput, Path], None]:
     return write
 
 
-def _write_outputs(result: RunOutput, card: dict[str, Any], model: Path, folder: Path) -> None:
+def _write_outputs(result: RunOutput, card: ModelCard, model: Path, folder: Path) -> None:
     from eventlens.inference import hists as infer_hists
 
     out, manifest = result.accumulator, result.manifest
-    classes = list(card["classes"])
+    classes = list(card.classes)
     booked = out.get("inference")
     if booked is None:  # no selected event anywhere
         m = manifest["selection_config"]["histograms"]["mass"]
@@ -177,7 +162,7 @@ def _write_outputs(result: RunOutput, card: dict[str, Any], model: Path, folder:
         folder / INFERENCE,
         {
             "model": str(model),
-            "card": {k: v for k, v in card.items() if k != "_path"},
+            "card": card.to_dict(),
             "classes": classes,
             "task": manifest["task"],
             "hists": booked,
@@ -202,7 +187,7 @@ def _write_outputs(result: RunOutput, card: dict[str, Any], model: Path, folder:
     n_selected = sum(cf["selected"] for cf in result.cutflow.values())
     seconds = result.seconds
     summary = {
-        "model": card["name"],
+        "model": card.name,
         "task": manifest["task"],
         "classes": classes,
         "yields_per_predicted_class": yields,

@@ -26,8 +26,8 @@ import awkward as ak
 import numpy as np
 
 from ..io import atomic_path
-from ..modelcard import card_render_config
-from ..render import render
+from ..modelcard import ModelCard
+from ..render import RenderConfig, render
 from .gallery import plot_gallery
 from .labels import mass_axis_label
 from .spectra import confusion_from_hist, plot_confusion, plot_mass_per_class, plot_roc
@@ -69,8 +69,8 @@ def _groups(result: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
     return groups, data
 
 
-def _training_curves(card: dict[str, Any], out: Path) -> list[Path]:
-    ckpt = card.get("training", {}).get("checkpoint")
+def _training_curves(card: ModelCard, out: Path) -> list[Path]:
+    ckpt = card.training.checkpoint
     history_file = Path(ckpt).parent / "history.json" if ckpt else None
     if history_file is None or not history_file.exists():
         log.info("no training history next to %s: training curves skipped", ckpt)
@@ -79,13 +79,14 @@ def _training_curves(card: dict[str, Any], out: Path) -> list[Path]:
 
     history = json.loads(history_file.read_text())
     return [
-        plot_curves(history, "loss", "Loss", out / "training_loss.png", card["name"]),
-        plot_curves(history, "accuracy", "Accuracy", out / "training_accuracy.png", card["name"]),
+        plot_curves(history, "loss", "Loss", out / "training_loss.png", card.name),
+        plot_curves(history, "accuracy", "Accuracy", out / "training_accuracy.png", card.name),
     ]
 
 
-def _gallery(result: dict[str, Any], out: Path, data: bool) -> list[Path]:
-    config = card_render_config(result["card"])
+def _gallery(result: dict[str, Any], card: ModelCard, out: Path, data: bool) -> list[Path]:
+    # A table model's events are drawn with the default picture.
+    config = card.render_config or RenderConfig()
     examples, captions = {}, {}
     for cls, events in result["examples"].items():
         if not events:
@@ -109,6 +110,7 @@ def _gallery(result: dict[str, Any], out: Path, data: bool) -> list[Path]:
 def make_report(inference: str | Path, out: str | Path) -> Path:
     """Draw every figure of an inference run into ``out``; returns the index page."""
     result = load_inference(inference)
+    card = ModelCard.from_dict(result["card"], source=f"the model card in {inference}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     groups, data = _groups(result)
@@ -142,21 +144,24 @@ def make_report(inference: str | Path, out: str | Path) -> Path:
         roc_files, aucs = plot_roc(h["score"], out / "roc")
         figures["ROC curves (simulation)"] = roc_files
         numbers.update({f"AUC {k}": v for k, v in aucs.items()})
-    figures["Training curves"] = _training_curves(result["card"], out)
-    figures["Example events per predicted class"] = _gallery(result, out, real_data)
+    figures["Training curves"] = _training_curves(card, out)
+    figures["Example events per predicted class"] = _gallery(result, card, out, real_data)
     yields = h["mass"][{"truth": sum, "mass": sum}]
     for ds in h["mass"].axes["dataset"]:
         row = yields[{"dataset": ds}].values()
         numbers[f"yield {ds}"] = {c: round(float(v), 3) for c, v in zip(classes, row, strict=True)}
-    return _index(out, result, figures, numbers)
+    return _index(out, result, card, figures, numbers)
 
 
 def _index(
-    out: Path, result: dict[str, Any], figures: dict[str, list[Path]], numbers: dict[str, Any]
+    out: Path,
+    result: dict[str, Any],
+    card: ModelCard,
+    figures: dict[str, list[Path]],
+    numbers: dict[str, Any],
 ) -> Path:
-    card = result["card"]
     lines = [
-        f"# eventlens: {card['name']} on task {result['task']}",
+        f"# eventlens: {card.name} on task {result['task']}",
         "",
         f"Model `{result['model']}`, classes {', '.join(result['classes'])}.",
         "",

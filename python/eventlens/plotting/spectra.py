@@ -14,6 +14,7 @@ from typing import Any
 import hist
 import numpy as np
 
+from ..training.metrics import auc, roc_curve
 from .labels import mpl_label
 from .style import cms_label, pyplot, save
 
@@ -148,7 +149,12 @@ def confusion_from_hist(h: hist.Hist, datasets: Sequence[str] | None = None) -> 
 
 
 def roc_from_hist(h: hist.Hist, cls: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """One-vs-rest ROC of class ``cls`` from the score histogram (bin edges as thresholds)."""
+    """One-vs-rest ROC of class ``cls`` from the score histogram (bin edges as thresholds).
+
+    Every score bin is one threshold: its signal and background contents enter
+    :func:`eventlens.training.metrics.roc_curve` as two weighted "events" at
+    the bin's index, so the curve is that of the binned scores.
+    """
     classes = list(h.axes["cls"])
     k = classes.index(cls)
     per = h[{"dataset": sum, "cls": hist.loc(cls)}]
@@ -158,10 +164,11 @@ def roc_from_hist(h: hist.Hist, cls: str) -> tuple[np.ndarray, np.ndarray, float
         if t < 0:
             continue
         (sig if t == k else bkg)[:] += per[{"truth": hist.loc(t)}].values()
-    # cumulative from the highest score down: efficiency of "score >= edge"
-    tpr = np.concatenate([[0.0], np.cumsum(sig[::-1])]) / max(sig.sum(), 1e-300)
-    fpr = np.concatenate([[0.0], np.cumsum(bkg[::-1])]) / max(bkg.sum(), 1e-300)
-    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+    bins = np.arange(sig.size, dtype=np.float64)
+    fpr, tpr, _ = roc_curve(
+        np.r_[bins, bins], np.r_[np.ones(sig.size, bool), np.zeros(sig.size, bool)], np.r_[sig, bkg]
+    )
+    return fpr, tpr, auc(fpr, tpr)
 
 
 def plot_confusion(

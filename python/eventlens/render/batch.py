@@ -65,8 +65,9 @@ class FlatObjects:
 def flatten_objects(objects: ak.Array) -> FlatObjects:
     """Offsets and flat numpy columns of an object list, without copying where possible.
 
-    Needs the fields ``type, pt, eta, phi``; ``charge`` and ``btag`` are used when
-    present.  Columns with another dtype are converted (a copy).
+    Needs the fields ``type, pt, eta, phi``; ``mass``, ``charge`` and ``btag`` are
+    used when present (the renderer reads charge and b-tag, a padded table the mass
+    too).  Columns with another dtype are converted (a copy).
     """
     if not isinstance(objects, ak.Array) or objects.ndim != 2:
         raise ValueError(
@@ -85,7 +86,7 @@ def flatten_objects(objects: ak.Array) -> FlatObjects:
     offsets = np.asarray(layout.offsets.data, dtype=np.int64)
     content = layout.content
     columns: dict[str, np.ndarray | None] = {}
-    for name in ("type", "pt", "eta", "phi", "charge", "btag"):
+    for name in OBJECT_FIELDS:
         if name not in content.fields:
             columns[name] = None
             continue

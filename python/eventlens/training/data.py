@@ -17,9 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ..models.features import TableSpec, featurise
-from ..render.batch import FlatObjects, render_flat
-from ..render.config import RenderConfig
+from ..modelio import INPUT_DTYPE, ModelInput
+from ..render.batch import FlatObjects
 from .augment import augment
 from .config import AugmentConfig
 from .table import ObjectTable
@@ -32,29 +31,18 @@ class BatchMaker:
 
     Args:
         table: the object table.
-        kind: ``image`` (draw with ``render``) or ``table`` (pad with ``features``).
-        render: render config for image models.
-        features: table spec for table models.
+        model_input: how the model's input is made from objects
+            (:mod:`eventlens.modelio`: images drawn with a render config, or the
+            padded table of a table spec).
         channels_last: image tensors in channels-last memory format (faster
-            convolutions on CPU).
+            convolutions on CPU; no effect on table inputs).
     """
 
     def __init__(
-        self,
-        table: ObjectTable,
-        kind: str,
-        render: RenderConfig | None = None,
-        features: TableSpec | None = None,
-        channels_last: bool = True,
+        self, table: ObjectTable, model_input: ModelInput, channels_last: bool = True
     ) -> None:
-        if kind == "image" and render is None:
-            raise ValueError("BatchMaker: image models need a render config")
-        if kind == "table" and features is None:
-            raise ValueError("BatchMaker: table models need a table spec")
         self.table = table
-        self.kind = kind
-        self.render = render
-        self.features = features
+        self.input = model_input
         self.channels_last = channels_last
         self._buffer: np.ndarray | None = None
 
@@ -67,21 +55,24 @@ class BatchMaker:
         return flat
 
     def inputs(self, flat: FlatObjects) -> torch.Tensor:
-        """Model input for pre-gathered objects: (N, C, H, W) float32 images or (N, F) tables."""
-        if self.kind == "table":
-            assert self.features is not None
-            return torch.from_numpy(featurise(flat.offsets, flat.columns, self.features))
-        assert self.render is not None
+        """Model input for pre-gathered objects: (N, C, H, W) float32 images or (N, F) tables.
+
+        The raw inputs are drawn into a buffer reused from batch to batch (fresh
+        pages cost first-touch faults); the float32 tensor is always new memory,
+        so a batch handed out is never overwritten by the next one.  Images are
+        in channels-last memory when asked: uint8 pictures are divided straight
+        into it, float32 ones copied into it by torch (faster than numpy's
+        strided copy: 1.3 vs 2.5 ms for 128 images of 5×64×64, one core).
+        """
         n = flat.n_events
         if self._buffer is None or len(self._buffer) < n:
-            self._buffer = np.empty((n, *self.render.shape), dtype=self.render.dtype)
-        images, _ = render_flat(flat, self.render, out=self._buffer[:n])
-        x = torch.from_numpy(images)
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        # The buffer is reused by the next batch: both paths copy out of it.
-        if x.dtype == torch.uint8:
-            return x.to(torch.float32).mul_(1.0 / 255.0).contiguous(memory_format=fmt)
-        return x.clone(memory_format=fmt)
+            self._buffer = self.input.allocate(n)
+        raw = self.input.raw(flat, out=self._buffer[:n])
+        if raw.dtype == INPUT_DTYPE:  # already the network's input: copy it out of the buffer
+            fmt = torch.channels_last if self.channels_last and raw.ndim == 4 else None
+            return torch.from_numpy(raw).clone(memory_format=fmt or torch.contiguous_format)
+        out = self.input.allocate_float(n, channels_last=self.channels_last)
+        return torch.from_numpy(self.input.to_float(raw, out=out))
 
     def batch(
         self,

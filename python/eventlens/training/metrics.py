@@ -37,6 +37,11 @@ SVB_DEFINITION = (
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) logits, in the logits' own float type.
+
+    The one softmax of the numpy code: the evaluation (float64) and the in-loop
+    inference (float32 ONNX logits) both call it.
+    """
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -57,20 +62,34 @@ def normalise_rows(cm: np.ndarray) -> np.ndarray:
 
 
 def roc_curve(
-    scores: np.ndarray, positive: np.ndarray
+    scores: np.ndarray, positive: np.ndarray, weight: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False- and true-positive rates for every distinct score threshold (ties grouped).
+
+    The one ROC of the project: the evaluation (event counts), the decorrelation
+    study (physics weights, ``weight``) and the plots of binned scores
+    (:func:`eventlens.plotting.spectra.roc_from_hist`, bin contents as weights)
+    all call it.  A point is "score >= threshold"; the rates are the cumulative
+    weights divided by the total positive / negative weight (the last cumulative
+    value; floored at 1e-300 so a class without weight gives rates of 0).
 
     Returns (fpr, tpr, thresholds), starting at (0, 0) and ending at (1, 1).
     """
     scores = np.asarray(scores, dtype=np.float64)
     positive = np.asarray(positive, dtype=bool)
+    w = np.ones_like(scores) if weight is None else np.asarray(weight, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")
-    s, p = scores[order], positive[order]
-    distinct = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] if len(s) else np.zeros(0, int)
-    tp = np.cumsum(p)[distinct]
-    fp = np.cumsum(~p)[distinct]
-    n_pos, n_neg = max(int(p.sum()), 1), max(int((~p).sum()), 1)
+    s, p, w = scores[order], positive[order], w[order]
+    # Equal scores are one threshold.  Equal infinite scores (the mass-only likelihood
+    # ratio of a bin without background) give inf - inf = nan, a separate threshold each,
+    # as the former implementations did; only the warning is silenced.
+    with np.errstate(invalid="ignore"):
+        steps = np.flatnonzero(np.diff(s))
+    distinct = np.r_[steps, len(s) - 1] if len(s) else np.zeros(0, int)
+    tp = np.cumsum(np.where(p, w, 0.0))[distinct]
+    fp = np.cumsum(np.where(p, 0.0, w))[distinct]
+    n_pos = max(float(tp[-1]) if tp.size else 0.0, 1e-300)
+    n_neg = max(float(fp[-1]) if fp.size else 0.0, 1e-300)
     fpr = np.r_[0.0, fp / n_neg]
     tpr = np.r_[0.0, tp / n_pos]
     thresholds = np.r_[np.inf, s[distinct]] if len(s) else np.array([np.inf])
@@ -80,6 +99,12 @@ def roc_curve(
 def auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
     """Area under a ROC curve (trapezoids; exact for the tie-grouped curve)."""
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """The area under :func:`roc_curve` of these scores."""
+    fpr, tpr, _ = roc_curve(scores, positive, weight)
+    return auc(fpr, tpr)
 
 
 def _downsample(fpr: np.ndarray, tpr: np.ndarray, n: int = 201) -> dict[str, list[float]]:

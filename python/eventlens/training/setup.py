@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..modelio import ModelInput, model_input
 from ..models import build_model
 from .config import TrainConfig
 from .data import BatchMaker, feature_statistics
@@ -43,11 +44,7 @@ class Setup:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        if self.config.input_kind == "image":
-            assert self.config.render is not None
-            return self.config.render.shape
-        assert self.config.features is not None
-        return (self.config.features.n_features,)
+        return self.maker.input.shape
 
     def data_info(self) -> dict[str, Any]:
         """What the model was trained on (for checkpoints and model cards)."""
@@ -78,6 +75,11 @@ class Setup:
             "input_shape": list(self.input_shape),
             "n_parameters": int(sum(p.numel() for p in self.model.parameters())),
         }
+
+
+def training_input(config: TrainConfig) -> ModelInput:
+    """The input of the config's model: images of its render config or its padded table."""
+    return model_input(config.input_kind, config.render, config.features)
 
 
 def configure_torch(threads: int) -> None:
@@ -133,19 +135,20 @@ def prepare(
         raise ConfigError(
             f"object table {table.path}: only {len(split.train)} labelled training events"
         )
-    kind = config.input_kind
-    maker = BatchMaker(
-        table, kind, render=config.render, features=config.features, channels_last=kind == "image"
-    )
+    inputs = training_input(config)
+    maker = BatchMaker(table, inputs, channels_last=True)
     torch.manual_seed(config.seed)
-    shape = config.render.shape if kind == "image" else (config.features.n_features,)  # type: ignore[union-attr]
     model = build_model(
-        config.model, input_shape=shape, n_classes=len(table.classes), params=config.model_params
+        config.model,
+        input_shape=inputs.shape,
+        n_classes=len(table.classes),
+        params=config.model_params,
     )
-    if kind == "table":
+    standardise = getattr(model, "standardise", None)
+    if standardise is not None:  # table models standardise inside, with the training split's
         mean, std = feature_statistics(maker, split.train)
-        model.standardise.set(mean, std)  # type: ignore[union-attr,operator]
-    else:
+        standardise.set(mean, std)
+    if len(inputs.shape) == 3:  # (C, H, W) images: channels-last convolutions
         model = model.to(memory_format=torch.channels_last)
     calibrate_batchnorm(model, maker.batch(split.train[: min(config.batch_size, 256)])[0])
     if config.balance == "loss":
