@@ -11,15 +11,20 @@
 #     $EVENTLENS_ONNXRUNTIME_DEV or ~/.cache/eventlens/onnxruntime-dev
 #     (python -m eventlens.debian onnxruntime-headers), else a system or conda
 #     install.  ORT's C API is versioned: 1.21 headers run on the newer library.
-#   * library: EVENTLENS_ONNXRUNTIME_LIBRARY, else the Python onnxruntime
-#     package's (so C++ and Python run the same ORT), else a system one.
+#   * library: EVENTLENS_ONNXRUNTIME_LIBRARY, else onnxruntime/capi/libonnxruntime.so.*
+#     under the HINTS folders (the installed config passes its site-packages), else
+#     the Python onnxruntime package's (so C++ and Python run the same ORT), else a
+#     system one.
 #   * a symlink <build>/eventlens-onnxruntime/libonnxruntime.so.1 -> that
 #     library, linked against and put in the build RPATH, so the soname
 #     resolves at link and at run time.  Downstream projects (the installed
 #     EventLensConfig.cmake calls this too) get their own symlink to the
 #     onnxruntime installed beside them.
 #
-# Usage: eventlens_find_onnxruntime([HEADERS])  -- HEADERS: headers required too.
+# Usage: eventlens_find_onnxruntime([HEADERS] [HINTS dir...])
+#   HEADERS: the headers are required too; HINTS: site-packages-like folders to look
+#   for onnxruntime/capi/libonnxruntime.so.* in first (files or folders that do not
+#   exist are skipped, so a library path recorded at build time may be passed too).
 
 function(_eventlens_python_onnxruntime_lib out_var)
   set(_py "")
@@ -47,8 +52,8 @@ endfunction()
 macro(eventlens_find_onnxruntime)
   set(EventLens_ONNXRUNTIME_FOUND FALSE)
   set(_elort_need_headers FALSE)
-  set(_elort_args ${ARGN})
-  if("HEADERS" IN_LIST _elort_args)
+  cmake_parse_arguments(_elort "HEADERS" "" "HINTS" ${ARGN})
+  if(_elort_HEADERS)
     set(_elort_need_headers TRUE)
   endif()
   if(TARGET EventLens::onnxruntime)
@@ -77,6 +82,22 @@ macro(eventlens_find_onnxruntime)
       endif()
     endif()
     # The library.
+    if(NOT EVENTLENS_ONNXRUNTIME_LIBRARY)
+      foreach(_elort_hint IN LISTS _elort_HINTS)
+        if(NOT EVENTLENS_ONNXRUNTIME_LIBRARY)
+          if(NOT IS_DIRECTORY "${_elort_hint}" AND EXISTS "${_elort_hint}")
+            set(EVENTLENS_ONNXRUNTIME_LIBRARY "${_elort_hint}" CACHE FILEPATH "ONNX Runtime library")
+          else()
+            file(GLOB _elort_found "${_elort_hint}/onnxruntime/capi/libonnxruntime.so.*")
+            if(_elort_found)
+              list(SORT _elort_found)
+              list(GET _elort_found -1 _elort_found)
+              set(EVENTLENS_ONNXRUNTIME_LIBRARY "${_elort_found}" CACHE FILEPATH "ONNX Runtime library")
+            endif()
+          endif()
+        endif()
+      endforeach()
+    endif()
     if(NOT EVENTLENS_ONNXRUNTIME_LIBRARY)
       _eventlens_python_onnxruntime_lib(_elort_py_lib)
       if(_elort_py_lib)
@@ -110,6 +131,13 @@ macro(eventlens_find_onnxruntime)
       endif()
       set(EventLens_ONNXRUNTIME_FOUND TRUE)
       set(EventLens_ONNXRUNTIME_LIBDIR "${_elort_dir}")
+      # Programs linking EventLens::model get libonnxruntime.so.1 as their own NEEDED entry
+      # (found through their RPATH, i.e. this symlink) even where the compiler passes
+      # --as-needed (Debian's and Ubuntu's gcc do): then libeventlens_model.so need not
+      # find ORT on its own, which it cannot once moved (e.g. installed from a wheel).
+      set(CMAKE_LINK_LIBRARY_USING_EVENTLENS_NO_AS_NEEDED
+          "LINKER:--push-state,--no-as-needed" "<LINK_ITEM>" "LINKER:--pop-state")
+      set(CMAKE_LINK_LIBRARY_USING_EVENTLENS_NO_AS_NEEDED_SUPPORTED TRUE)
       message(STATUS "eventlens: ONNX Runtime ${_elort_real} (as ${_elort_dir}/${_elort_soname})")
     endif()
   endif()

@@ -38,7 +38,9 @@ std::string read_file(const std::string& path, const std::string& what) {
 std::string card_path_for(const std::string& onnx) {
   const auto slash = onnx.find_last_of('/');
   const auto dot = onnx.find_last_of('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return onnx + ".json";
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+    return onnx + ".json";
+  }
   return onnx.substr(0, dot) + ".json";
 }
 
@@ -48,7 +50,8 @@ class Sha256 {
   std::string hex(const std::string& data) {
     std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8u;
     std::size_t i = 0;
-    for (; i + 64 <= data.size(); i += 64) block(reinterpret_cast<const unsigned char*>(data.data() + i));
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+    for (; i + 64 <= data.size(); i += 64) block(bytes + i);
     unsigned char tail[128] = {};
     const std::size_t rest = data.size() - i;
     std::memcpy(tail, data.data() + i, rest);
@@ -81,8 +84,8 @@ class Sha256 {
         0xc67178f2};
     std::array<std::uint32_t, 64> w{};
     for (std::size_t t = 0; t < 16; ++t) {
-      w[t] = static_cast<std::uint32_t>(p[4 * t]) << 24 | static_cast<std::uint32_t>(p[4 * t + 1]) << 16 |
-             static_cast<std::uint32_t>(p[4 * t + 2]) << 8 | static_cast<std::uint32_t>(p[4 * t + 3]);
+      w[t] = 0;
+      for (std::size_t b = 0; b < 4; ++b) w[t] = w[t] << 8 | p[4 * t + b];  // big-endian words
     }
     for (std::size_t t = 16; t < 64; ++t) {
       const std::uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
@@ -211,13 +214,17 @@ RenderConfig render_config_from_card(const json& rc, const std::string& where, j
     cfg.eta_max = eta_range[1];
     cfg.radius_scale = radius;
     cfg.btag_threshold = static_cast<float>(btag);
-    cfg.overlap = overlap == "max" ? Overlap::kMax : overlap == "add" ? Overlap::kAdd : Overlap::kOver;
+    cfg.overlap = overlap == "max"   ? Overlap::kMax
+                  : overlap == "add" ? Overlap::kAdd
+                                     : Overlap::kOver;
     cfg.eta_policy = eta_policy == "skip" ? EtaPolicy::kSkip : EtaPolicy::kClamp;
     for (int cls = 0; cls < kNumDrawClasses; ++cls) {
       const auto c = static_cast<std::size_t>(cls);
       if (seed) {
         cfg.set_draw(cls, true);
-        for (int k = 0; k < 3; ++k) cfg.set_colour(cls, k, kSeedColours[c][static_cast<std::size_t>(k)]);
+        for (std::size_t k = 0; k < 3; ++k) {
+          cfg.set_colour(cls, static_cast<int>(k), kSeedColours[c][k]);
+        }
         continue;
       }
       int channel = -1;
@@ -318,7 +325,9 @@ struct Model::Impl {
     }
     Ort::AllocatorWithDefaultOptions alloc;
     input_name = s.GetInputNameAllocated(0, alloc).get();
-    const auto in_info = s.GetInputTypeInfo(0).GetTensorTypeAndShapeInfo();
+    // The shape info is a view into the type info: keep the latter alive.
+    const Ort::TypeInfo in_type = s.GetInputTypeInfo(0);
+    const auto in_info = in_type.GetTensorTypeAndShapeInfo();
     const std::vector<std::int64_t> in_shape = in_info.GetShape();
     std::vector<std::int64_t> want = shape;
     want.insert(want.begin(), -1);
@@ -345,9 +354,9 @@ struct Model::Impl {
       for (const auto& o : outputs) have += (have.empty() ? "" : ", ") + o;
       fail(where + ": no '" + output_name + "' output (outputs: " + have + ")");
     }
-    const auto out_shape = s.GetOutputTypeInfo(static_cast<std::size_t>(it - outputs.begin()))
-                               .GetTensorTypeAndShapeInfo()
-                               .GetShape();
+    const Ort::TypeInfo out_type =
+        s.GetOutputTypeInfo(static_cast<std::size_t>(it - outputs.begin()));
+    const auto out_shape = out_type.GetTensorTypeAndShapeInfo().GetShape();
     if (out_shape.size() != 2 || out_shape[1] != static_cast<std::int64_t>(classes.size())) {
       fail(where + ": output '" + output_name + "' has shape " + shape_text(out_shape, true) +
            ", the card lists " + std::to_string(classes.size()) + " classes");
@@ -446,7 +455,9 @@ Model::Model(const std::string& onnx_path, const ModelOptions& options)
     fail("model card " + cp + ": unknown input kind '" + m.kind + "'");
   }
   for (std::int64_t d : m.shape) {
-    if (d < 1) fail("model card " + cp + ": input shape " + shape_text(m.shape, false) + " invalid");
+    if (d < 1) {
+      fail("model card " + cp + ": input shape " + shape_text(m.shape, false) + " invalid");
+    }
     m.input_size *= static_cast<std::size_t>(d);
   }
 
@@ -535,8 +546,9 @@ void Model::predict_proba(const float* inputs, std::size_t n, float* probabiliti
 std::vector<float> Model::predict_proba(const std::vector<float>& inputs, unsigned slot) const {
   const std::size_t size = impl_->input_size;
   if (inputs.size() % size != 0) {
-    fail("predict_proba: " + std::to_string(inputs.size()) + " input values are not a multiple of " +
-         std::to_string(size) + " per event " + shape_text(impl_->shape, false));
+    fail("predict_proba: " + std::to_string(inputs.size()) +
+         " input values are not a multiple of " + std::to_string(size) + " per event " +
+         shape_text(impl_->shape, false));
   }
   const std::size_t n = inputs.size() / size;
   std::vector<float> out(n * n_classes());

@@ -200,7 +200,9 @@ class BatchPredictor {
     if (n == 0) return;
     model_.predict_proba(s.inputs.data(), n, s.probabilities.data(), slot);
     const std::size_t k = model_.n_classes();
-    for (std::size_t i = 0; i < n; ++i) on_result_(slot, s.payloads[i], s.probabilities.data() + i * k);
+    for (std::size_t i = 0; i < n; ++i) {
+      on_result_(slot, s.payloads[i], s.probabilities.data() + i * k);
+    }
     s.done += n;
     s.payloads.clear();
   }
