@@ -572,8 +572,12 @@ int run(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Merge the slots; rows in (run, lumi, event) order so the output does not depend on threads.
+  std::vector<std::size_t> per_slot;
   std::vector<Row> all;
-  for (auto& r : rows) std::move(r.begin(), r.end(), std::back_inserter(all));
+  for (auto& r : rows) {
+    per_slot.push_back(r.size());
+    std::move(r.begin(), r.end(), std::back_inserter(all));
+  }
   std::sort(all.begin(), all.end(), [](const Row& a, const Row& b) {
     return std::tie(a.ids.run, a.ids.lumi, a.ids.event) <
            std::tie(b.ids.run, b.ids.lumi, b.ids.event);
@@ -620,6 +624,9 @@ int run(int argc, char** argv) {
             << batch << ")\n";
   report->Print();
   std::cout << "classified " << batches.n_done() << " events in " << seconds << " s\n";
+  std::cout << "events per slot:";
+  for (std::size_t n : per_slot) std::cout << " " << n;
+  std::cout << "\n";
   for (std::size_t c = 0; c < k; ++c) {
     std::cout << "predicted " << model.classes()[c] << ": " << hists[0][c]->GetEntries() << "\n";
   }
