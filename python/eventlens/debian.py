@@ -132,17 +132,22 @@ class IsolatedApt:
         )
         return {**os.environ, "APT_CONFIG": str(conf), "DEBIAN_FRONTEND": "noninteractive"}
 
-    def _run(self, args: Sequence[str], cwd: Path | None = None) -> None:
+    def _run(self, args: Sequence[str], cwd: Path | None = None, hint: str = "") -> str:
+        """Run apt-get; its warnings (stderr) are returned, a failure raises DebianError."""
         env = self._env()
         proc = subprocess.run(
             ["apt-get", "-q", *args], env=env, cwd=cwd, capture_output=True, text=True
         )
         if proc.returncode != 0:
             tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-            raise DebianError(f"apt-get {args[0]} ({self.release}, {self.apt_dir}) failed: {tail}")
+            raise DebianError(
+                f"apt-get {args[0]} ({self.release}, {self.apt_dir}) failed: {tail}{hint}"
+            )
+        return proc.stderr.strip()
 
-    def update(self) -> None:
-        self._run(["update"])
+    def update(self) -> str:
+        """Fetch the package lists; returns apt's warnings (an unreachable mirror only warns)."""
+        return self._run(["update"])
 
     def drop_lists(self) -> None:
         """Delete the package lists and apt's binary caches of them (~270 MB for trixie
@@ -168,8 +173,9 @@ class IsolatedApt:
         found = sorted(self.archives.glob(f"{package}_*.deb"))
         if not found:
             t0 = time.monotonic()
-            self.update()
-            self._run(["download", package], cwd=self.archives)
+            warnings = self.update()
+            hint = f" (apt-get update warned: {' | '.join(warnings.splitlines()[-3:])})"
+            self._run(["download", package], cwd=self.archives, hint=hint if warnings else "")
             log.info("downloaded %s (%s) in %.1f s", package, self.release, time.monotonic() - t0)
             found = sorted(self.archives.glob(f"{package}_*.deb"))
         if not found:
