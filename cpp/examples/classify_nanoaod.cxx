@@ -32,10 +32,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -43,6 +45,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -285,23 +288,52 @@ struct Row {
   std::vector<float> probabilities;
 };
 
-// A column as RVec<float>: aliased when it already is one, else converted by a small
-// JIT-compiled Define (ID flags are bool, UChar_t or Int_t depending on the NanoAOD version).
+// A numeric list column as RVec<To>: aliased when it already is one, else converted in a
+// typed Define (ID flags are Bool_t, UChar_t or Int_t depending on the NanoAOD version).
+// No string expressions: nothing is JIT-compiled, so the event loop starts at once.
+template <typename To, typename From>
+ROOT::RDF::RNode convert(ROOT::RDF::RNode df, const std::string& name, const std::string& column) {
+  return df.Define(
+      name, [](const ROOT::RVec<From>& v) { return ROOT::RVec<To>(v.begin(), v.end()); },
+      {column});
+}
+
+template <typename To>
+ROOT::RDF::RNode as_list(ROOT::RDF::RNode df, const std::string& name, const std::string& column) {
+  const std::string type = df.GetColumnType(column);
+  const std::string prefix = "ROOT::VecOps::RVec<";
+  if (type.rfind(prefix, 0) != 0 || type.back() != '>') {
+    throw std::runtime_error("branch " + column + " has type " + type + ", not a list");
+  }
+  const std::string inner = type.substr(prefix.size(), type.size() - prefix.size() - 1);
+  auto is = [&inner](const char* root_name, const char* cpp_name) {
+    return inner == root_name || inner == cpp_name;
+  };
+  if (is("Float_t", "float")) {
+    if (std::is_same_v<To, float>) return df.Alias(name, column);
+    return convert<To, float>(df, name, column);
+  }
+  if (is("Int_t", "int")) {
+    if (std::is_same_v<To, int>) return df.Alias(name, column);
+    return convert<To, int>(df, name, column);
+  }
+  if (is("Bool_t", "bool")) return convert<To, bool>(df, name, column);
+  if (is("UChar_t", "unsigned char")) return convert<To, unsigned char>(df, name, column);
+  if (is("Char_t", "char")) return convert<To, char>(df, name, column);
+  if (is("Short_t", "short")) return convert<To, short>(df, name, column);
+  if (is("UShort_t", "unsigned short")) return convert<To, unsigned short>(df, name, column);
+  if (is("UInt_t", "unsigned int")) return convert<To, unsigned int>(df, name, column);
+  if (is("Double_t", "double")) return convert<To, double>(df, name, column);
+  throw std::runtime_error("branch " + column + " has type " + type + ", not a number list");
+}
+
 ROOT::RDF::RNode as_floats(ROOT::RDF::RNode df, const std::string& name,
                            const std::string& column) {
-  const std::string type = df.GetColumnType(column);
-  if (type == "ROOT::VecOps::RVec<Float_t>" || type == "ROOT::VecOps::RVec<float>") {
-    return df.Alias(name, column);
-  }
-  return df.Define(name, "ROOT::RVecF(" + column + ".begin(), " + column + ".end())");
+  return as_list<float>(df, name, column);
 }
 
 ROOT::RDF::RNode as_ints(ROOT::RDF::RNode df, const std::string& name, const std::string& column) {
-  const std::string type = df.GetColumnType(column);
-  if (type == "ROOT::VecOps::RVec<Int_t>" || type == "ROOT::VecOps::RVec<int>") {
-    return df.Alias(name, column);
-  }
-  return df.Define(name, "ROOT::RVecI(" + column + ".begin(), " + column + ".end())");
+  return as_list<int>(df, name, column);
 }
 
 // Define <block>_{pt,eta,phi,mass,id,iso,dxy,dz[,charge]} as RVecs (empty where a cut is
@@ -549,6 +581,8 @@ int run(int argc, char** argv) {
 
   const RVecF no_photons;
   const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t cpu0 = std::clock();
+  std::atomic<double> first_event_s{-1.0};  // opening the files, start of the loop
   selected.ForeachSlot(
       [&](unsigned slot, UInt_t run_, UInt_t lumi, ULong64_t event, double mass,
           double w, const RVecF& e_pt, const RVecF& e_eta, const RVecF& e_phi,
@@ -556,6 +590,10 @@ int run(int argc, char** argv) {
           const RVecI& m_q, const RVecI& m_drawn, const RVecF& j_pt, const RVecF& j_eta,
           const RVecF& j_phi, const RVecF& j_b, const RVecI& j_clean, float met_pt,
           float met_phi) {
+        if (first_event_s.load(std::memory_order_relaxed) < 0.0) {
+          const auto now = std::chrono::steady_clock::now();
+          first_event_s = std::chrono::duration<double>(now - t0).count();
+        }
         batches.add(slot, Payload{run_, lumi, event, mass, w}, [&](float* image) {
           model.render(image, e_pt[e_drawn], e_eta[e_drawn], e_phi[e_drawn], m_pt[m_drawn],
                        m_eta[m_drawn], m_phi[m_drawn], m_q[m_drawn], no_photons, no_photons,
@@ -570,6 +608,7 @@ int run(int argc, char** argv) {
   batches.flush();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
 
   // Merge the slots; rows in (run, lumi, event) order so the output does not depend on threads.
   std::vector<std::size_t> per_slot;
@@ -623,7 +662,8 @@ int run(int argc, char** argv) {
             << eventlens::Model::onnxruntime_version() << ", " << slots << " slot(s), batch "
             << batch << ")\n";
   report->Print();
-  std::cout << "classified " << batches.n_done() << " events in " << seconds << " s\n";
+  std::cout << "classified " << batches.n_done() << " events in " << seconds << " s (CPU "
+            << cpu_seconds << " s, first selected event after " << first_event_s << " s)\n";
   std::cout << "events per slot:";
   for (std::size_t n : per_slot) std::cout << " " << n;
   std::cout << "\n";
