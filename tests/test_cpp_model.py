@@ -293,8 +293,17 @@ def test_threads_one_session_per_slot(examples, tmp_path):
 
 
 # ---- eventlens::Model on its own ---------------------------------------------------------
-@pytest.mark.parametrize("name", ["dtw_compact_cnn", "dtw_ffn", "dhjw_compact_cnn", "hgg_ann"])
-def test_model_predict_equals_onnxruntime_python(examples, tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "per_event"),
+    [
+        ("dtw_compact_cnn", False),
+        ("dtw_compact_cnn", True),
+        ("dtw_ffn", False),
+        ("dhjw_compact_cnn", False),
+        ("hgg_ann", False),
+    ],
+)
+def test_model_predict_equals_onnxruntime_python(examples, tmp_path, name, per_event):
     """Image and table models: the C++ probabilities equal Python onnxruntime's, same inputs."""
     import onnxruntime as ort
 
@@ -310,6 +319,7 @@ def test_model_predict_equals_onnxruntime_python(examples, tmp_path, name):
             str(REPO / "onnx_models" / f"{name}.onnx"),
             str(tmp_path / "x.f32"),
             str(tmp_path / "p.f32"),
+            *(["--per-event"] if per_event else []),
         ]
     )
     assert f"classes: {' '.join(card['classes'])}" in out

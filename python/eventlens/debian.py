@@ -251,7 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "onnxruntime-headers",
         help="unpack trixie's libonnxruntime-dev headers (for the C++ eventlens::Model)",
     )
-    h.add_argument("--prefix", type=Path, default=None, help="default: %(default)s → cache dir")
+    h.add_argument(
+        "--prefix",
+        type=Path,
+        default=None,
+        help="where to unpack (default: $EVENTLENS_ONNXRUNTIME_DEV, else "
+        "~/.cache/eventlens/onnxruntime-dev, where CMake looks)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
