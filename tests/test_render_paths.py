@@ -189,7 +189,7 @@ def test_cpp_analysis_finds_installed_package(nanoaod_dir, tmp_path):
         f"-DEventLens_DIR={cmake_dir()}",
         "-DCMAKE_BUILD_TYPE=Release",
     )
-    run(cmake, "--build", str(build))
+    run(cmake, "--build", str(build), "--target", "rdf_images")
     sample = nanoaod_dir / "nano_tt_v12.root"
     out = run(str(build / "rdf_images"), str(sample)).split("\n")
     lit_cpp = [int(line.split()[2]) for line in out if line.startswith("channel")]

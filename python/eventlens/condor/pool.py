@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventlens.debian import IsolatedApt, unpack
 from eventlens.errors import EventLensError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ ELF_DIRS = (
     "usr/lib/x86_64-linux-gnu",
 )
 ELF_MAGIC = b"\x7fELF"
-KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 
 class PoolError(EventLensError):
@@ -397,98 +397,9 @@ CONDOR_IDS = {uid}.{gid}
 
 
 # ---- download / unpack / patch ---------------------------------------------------------
-def debian_mirror() -> str:
-    """The Debian mirror this machine's apt already uses (``$EVENTLENS_DEBIAN_MIRROR`` overrides).
-
-    Read from the system's sources so that no host name is hard-coded here.
-    """
-    env = os.environ.get("EVENTLENS_DEBIAN_MIRROR")
-    if env:
-        return env.rstrip("/")
-    candidates: list[str] = []
-    etc = Path("/etc/apt")
-    for f in sorted(etc.glob("sources.list.d/*.sources")):
-        for line in f.read_text().splitlines():
-            if line.startswith("URIs:"):
-                candidates += line.split()[1:]
-    for f in [etc / "sources.list", *sorted(etc.glob("sources.list.d/*.list"))]:
-        if f.exists():
-            for line in f.read_text().splitlines():
-                parts = line.split()
-                if parts and parts[0] == "deb":
-                    candidates += [p for p in parts[1:] if "://" in p][:1]
-    for uri in candidates:
-        if uri.rstrip("/").endswith("/debian"):
-            return uri.rstrip("/")
-    raise PoolError(
-        "no Debian mirror found in /etc/apt/sources.list{,.d}; set EVENTLENS_DEBIAN_MIRROR"
-    )
-
-
 def download_packages(apt_dir: Path, release: str) -> list[Path]:
     """Fetch ``condor`` and its dependency closure with an isolated apt (empty dpkg status)."""
-    if not KEYRING.exists():
-        raise PoolError(f"{KEYRING} is missing: install debian-archive-keyring")
-    for sub in (
-        "lists/partial",
-        "cache/archives/partial",
-        "sources.list.d",
-        "apt.conf.d",
-        "preferences.d",
-    ):
-        (apt_dir / sub).mkdir(parents=True, exist_ok=True)
-    status = apt_dir / "status"
-    status.touch()
-    (apt_dir / "sources.list").write_text(
-        f"deb [signed-by={KEYRING}] {debian_mirror()} {release} main\n"
-    )
-    conf = apt_dir / "apt.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                f'Dir::State "{apt_dir}";',
-                f'Dir::State::Lists "{apt_dir}/lists";',
-                f'Dir::State::status "{status}";',
-                f'Dir::Cache "{apt_dir}/cache";',
-                f'Dir::Etc::SourceList "{apt_dir}/sources.list";',
-                f'Dir::Etc::SourceParts "{apt_dir}/sources.list.d";',
-                f'Dir::Etc::Parts "{apt_dir}/apt.conf.d";',
-                f'Dir::Etc::Preferences "{apt_dir}/preferences";',
-                f'Dir::Etc::PreferencesParts "{apt_dir}/preferences.d";',
-                'APT::Install-Recommends "false";',
-                'Debug::NoLocking "true";',
-                'APT::Sandbox::User "root";',
-                "",
-            ]
-        )
-    )
-    env = {**os.environ, "APT_CONFIG": str(conf), "DEBIAN_FRONTEND": "noninteractive"}
-    archives = apt_dir / "cache" / "archives"
-    if not list(archives.glob(f"{PACKAGE}_*.deb")):
-        t0 = time.monotonic()
-        for args in (["update"], ["install", "--download-only", "-y", PACKAGE]):
-            proc = subprocess.run(["apt-get", "-q", *args], env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-                raise PoolError(f"apt-get {args[0]} ({release}) failed: {tail}")
-        log.info("downloaded %s (%s) in %.1f s", PACKAGE, release, time.monotonic() - t0)
-    debs = sorted(archives.glob("*.deb"))
-    if not debs:
-        raise PoolError(f"no packages downloaded into {archives}")
-    return debs
-
-
-def unpack(debs: Sequence[Path], root: Path) -> None:
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
-    for deb in debs:
-        proc = subprocess.run(
-            ["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            raise PoolError(f"dpkg-deb -x {deb.name} failed: {proc.stderr.strip()}")
-    root.chmod(0o755)
+    return IsolatedApt(apt_dir, release).download_closure(PACKAGE)
 
 
 def find_patchelf() -> str:
