@@ -150,3 +150,43 @@ def test_killed_run_leaves_no_output_and_is_refused(toy_samples, tmp_path):
         select(fs_path, out, chunksize=5)
     res = select(fs_path, out, chunksize=5, resume=True)
     assert res.manifest["rows"] == len(load_table(out)) > 0
+
+
+@pytest.mark.parametrize("executor", ["futures", "dask"])
+def test_no_worker_survives_a_killed_driver(toy_samples, tmp_path, executor):
+    """SIGKILL of `eventlens select --executor futures|dask`: its worker processes end too
+    (they would otherwise go on computing chunks nobody collects)."""
+    import psutil
+
+    fs_path = tmp_path / "fs.json"
+    fs_path.write_text(json.dumps(fileset(toy_samples, ["jpsi", "dy", "upsilon", "psi2s"])))
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from eventlens.cli import main; sys.exit(main())",
+        "-q",
+        "select",
+        "dimuon",
+        "--fileset",
+        str(fs_path),
+        "-o",
+        str(out),
+        "--chunksize",
+        "2",
+        "--executor",
+        executor,
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = out.with_name("out.incomplete")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list((staging / "chunks").glob("*.json.gz")):
+        time.sleep(0.05)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the run had worker processes"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, [" ".join(p.cmdline()[:4]) for p in alive]

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,7 +86,14 @@ def make_executor(
     if kind == "iterative":
         yield processor.IterativeExecutor(status=status, retries=0)
     elif kind == "futures":
-        yield processor.FuturesExecutor(workers=workers, status=status, retries=0)
+        import loky
+
+        # One pool for the whole run (the file checks and the chunks share warm
+        # workers), each worker watching that this process still lives.
+        with loky.ProcessPoolExecutor(
+            max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
+        ) as pool:
+            yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
     elif kind == "dask" and scheduler is not None:
         from distributed import Client
 
@@ -112,6 +122,22 @@ def make_executor(
             yield ex
     else:
         raise ConfigError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+
+
+def exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """In a worker process: end it when ``parent`` (the driver) is gone.
+
+    A driver killed with SIGKILL cannot stop its pool, and loky's workers
+    would go on computing chunks nobody collects.  A daemon thread notices the
+    re-parenting within ``interval`` seconds and exits the worker.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="eventlens-parent-watch", daemon=True).start()
 
 
 def run_chunks(
