@@ -188,5 +188,5 @@ def test_no_worker_survives_a_killed_driver(toy_samples, tmp_path, executor):
     assert children, "the run had worker processes"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    gone, alive = psutil.wait_procs(children, timeout=20)
+    _, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, [" ".join(p.cmdline()[:4]) for p in alive]
