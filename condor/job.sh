@@ -3,8 +3,8 @@
 #   job.sh PYTHON JOBDIR
 # HTCondor runs the executable as "condor_exec.exe", which would confuse a venv
 # python about its prefix, so the interpreter is started from this shell script.
-# Everything else (reading JOBDIR/job.json, running the chunks, the atomic
-# output.coffea, error.json on failure) happens in eventlens.condor.job.
+# Everything else (reading JOBDIR/job.json, running the chunks, their results as
+# JSON, done.json or error.json) happens in eventlens.condor.job.
 set -eu
 if [ "$#" -ne 2 ]; then
   echo "usage: $0 PYTHON JOBDIR" >&2
