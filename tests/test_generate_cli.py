@@ -114,6 +114,62 @@ def test_interrupted_run_leaves_no_file(tmp_path, sig, jobs):
     assert list(tmp_path.iterdir()) == []  # neither the output nor any temporary file
 
 
+@pytest.mark.slow
+def test_killed_parent_leaves_no_worker_and_next_run_cleans_up(tmp_path):
+    """Issue 13: SIGKILL of `generate --jobs 2` kills its workers; the next run removes the
+    leftovers (temporary output, chunk folder, lock) and writes the file."""
+    import psutil
+
+    out = tmp_path / "dy.root"
+    proc = subprocess.Popen([*EVENTLENS, "-q", "generate", "dy", "--events", "100000",
+                             "--jobs", "2", "--no-progress", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".dy.root.chunks-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    workers = []
+    while len(workers) < 2:  # the pool's two generating workers
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "resource_tracker" not in " ".join(c.cmdline())]
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.kill()
+    proc.communicate(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [(w.pid, w.status()) for w in alive]
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.endswith(".tmp") for n in leftovers) and ".dy.root.lock" in leftovers
+
+    code = subprocess.run([*EVENTLENS, "-q", "generate", "dy", "--events", "5", "--no-mpi",
+                           "--no-progress", "-o", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert code.returncode == 0, code.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dy.root"]
+
+
+_HOLD_LOCK = (
+    "import sys; from pathlib import Path; from eventlens.generate.run import output_lock\n"
+    "with output_lock(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()"
+)
+
+
+def test_a_second_run_on_the_same_output_is_refused(capsys, tmp_path):
+    """While another process generates an output, a second run neither writes nor cleans it."""
+    out = tmp_path / "dy.root"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        (tmp_path / ".dy.root.abc123.tmp").write_text("the other run's temporary output")
+        code, text = run_cli(capsys, "generate", "dy", "--events", 3, "--no-mpi", "-o", out)
+        assert code == 2 and "another eventlens run is writing it" in text
+        assert (tmp_path / ".dy.root.abc123.tmp").exists() and not out.exists()
+    finally:
+        holder.communicate("", timeout=30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dy.root.abc123.tmp"]
+
+
 @pytest.fixture(scope="module")
 def hgg_folder(tmp_path_factory):
     return tmp_path_factory.mktemp("samples")
