@@ -4,9 +4,13 @@ Order of work per batch (and so of each event's random numbers):
 1. generator truth (GenPart subset, GenMET, Generator_*) — no randomness;
 2. muons, electrons, photons (efficiency, smearing, isolation, IDs);
 3. jets from every visible particle except the isolated reconstructed
-   leptons/photons and the muons (which leave little in the calorimeters;
-   non-isolated reconstructed muons are clustered, as PF muons are);
-4. MET from the reconstructed objects and the smeared unclustered rest.
+   leptons/photons; muons leave little in the calorimeters but particle flow
+   keeps their tracks, so every muon inside the tracker (|η| < 2.5) that is
+   not an isolated reconstructed muon is clustered — non-isolated
+   reconstructed muons as PF muons, muons lost to the reconstruction
+   inefficiency as charged hadrons — and muons beyond the tracker are lost;
+4. MET from the reconstructed objects and the smeared unclustered rest (so
+   a muon lost to the muon reconstruction is *not* missing energy).
 
 Random numbers come from one generator per event seeded with
 ``[seed, stream, event]`` (:mod:`.randoms`), so a file's content does not
@@ -22,11 +26,11 @@ import awkward as ak
 import numpy as np
 
 from .config import DetectorConfig
-from .jets import cluster_jets
+from .jets import TRACKER_ETA, cluster_jets
 from .met import missing_et
-from .particles import NEUTRINOS, flatten_batch
+from .particles import NEUTRINOS, FlatEvents, flatten_batch
 from .randoms import EventRandom
-from .reco import reconstruct_leptons_photons
+from .reco import RecoObjects, reconstruct_leptons_photons
 from .truth import gen_met, gen_particles, generator_info
 
 #: NanoAOD collections (with a counter ``nName``), in the order they are written.
@@ -73,30 +77,63 @@ def simulate(
     config: DetectorConfig,
 ) -> EventColumns:
     """Run the detector on one batch of Pythia events (``nextBatch`` output)."""
-    flat = flatten_batch(batch, charge_of)
+    return simulate_flat(
+        flatten_batch(batch, charge_of),
+        generator_info(batch.info),
+        seed,
+        stream,
+        event_numbers,
+        luminosity_block,
+        config,
+    )
+
+
+def jet_inputs(
+    flat: FlatEvents, reco: dict[str, RecoObjects], config: DetectorConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows clustered into jets, and which rows are PF muons (the reconstructed ones).
+
+    Everything visible within the calorimeters except isolated reconstructed
+    leptons/photons; muons only inside the tracker, where particle flow keeps
+    their tracks whether or not the muon reconstruction found them.
+    """
+    apid = np.abs(flat.pid)
+    muon = flat.final & (apid == 13)
+    calo = (
+        flat.final
+        & ~np.isin(apid, NEUTRINOS)
+        & ~muon
+        & (np.abs(flat.eta) < config.max_abs_eta)
+    )
+    calo |= muon & (np.abs(flat.eta) < TRACKER_ETA)
+    for objs in reco.values():
+        calo[objs.rows[objs.isolated]] = False
+    pf_muon = np.zeros(len(apid), dtype=bool)
+    pf_muon[reco["Muon"].rows] = True
+    return np.flatnonzero(calo), pf_muon
+
+
+def simulate_flat(
+    flat: FlatEvents,
+    generator: dict[str, np.ndarray],
+    seed: int,
+    stream: int,
+    event_numbers: np.ndarray,
+    luminosity_block: int,
+    config: DetectorConfig,
+) -> EventColumns:
+    """Run the detector on flat generator particles (``generator``: the Generator_* columns)."""
     n = flat.n_events
     rnd = EventRandom(seed, stream, event_numbers)
 
     truth = gen_particles(flat)
     reco = reconstruct_leptons_photons(flat, config, rnd, truth.index_of_row)
 
-    apid = np.abs(flat.pid)
-    calo = (
-        flat.final
-        & ~np.isin(apid, NEUTRINOS)
-        & (apid != 13)
-        & (np.abs(flat.eta) < config.max_abs_eta)
-    )
-    for name in ("Electron", "Photon"):
-        objs = reco[name]
-        calo[objs.rows[objs.isolated]] = False
-    muons = reco["Muon"]
-    calo[muons.rows[~muons.isolated]] = True
-    jets = cluster_jets(flat, np.flatnonzero(calo), config.jet, rnd)
+    inputs, pf_muon = jet_inputs(flat, reco, config)
+    jets = cluster_jets(flat, inputs, config.jet, rnd, pf_muon=pf_muon)
 
     met = missing_et(n, jets, [reco["Muon"], reco["Electron"], reco["Photon"]], config.met, rnd)
     genmet = gen_met(flat)
-    generator = generator_info(batch.info)
 
     scalars: dict[str, np.ndarray] = {
         "run": np.ones(n, dtype=np.uint32),

@@ -62,13 +62,18 @@ def resolution(cfg: JetConfig, pt: np.ndarray, abs_eta: np.ndarray) -> np.ndarra
     return rel * factors[np.minimum(np.searchsorted(edges, abs_eta), len(factors) - 1)]
 
 
-def _categories(flat: FlatEvents, rows: np.ndarray) -> np.ndarray:
-    """PF-like category per particle; charged particles outside the tracker look neutral."""
+def _categories(flat: FlatEvents, rows: np.ndarray, pf_muon: np.ndarray | None) -> np.ndarray:
+    """PF-like category per particle; charged particles outside the tracker look neutral.
+
+    ``pf_muon`` (per generator row) marks the muons particle flow identifies;
+    other muons' tracks are charged hadrons.  ``None``: every muon is a PF muon.
+    """
     apid = np.abs(flat.pid[rows])
     in_tracker = np.abs(flat.eta[rows]) < TRACKER_ETA
     charged = (flat.charge[rows] != 0) & in_tracker
+    is_muon = (apid == 13) if pf_muon is None else (apid == 13) & pf_muon[rows]
     return np.select(
-        [apid == 13, (apid == 11) & charged, (apid == 22) | (apid == 11), charged],
+        [is_muon, (apid == 11) & charged, (apid == 22) | (apid == 11), charged],
         [MUON, CH_EM, NE_EM, CH_HAD],
         NE_HAD,
     )
@@ -90,8 +95,18 @@ def _jet_id(
     return (2 * tight + 4 * (tight & lepton_veto)).astype(np.int32)
 
 
-def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: EventRandom) -> Jets:
-    """Cluster ``inputs`` (generator rows) per event, then smear, tag and identify the jets."""
+def cluster_jets(
+    flat: FlatEvents,
+    inputs: np.ndarray,
+    cfg: JetConfig,
+    rnd: EventRandom,
+    pf_muon: np.ndarray | None = None,
+) -> Jets:
+    """Cluster ``inputs`` (generator rows) per event, then smear, tag and identify the jets.
+
+    ``pf_muon``: which generator rows are identified muons (for the jets' muon
+    energy fraction); see :func:`_categories`.
+    """
     import fastjet
 
     silence_fastjet_banner()
@@ -154,7 +169,7 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     # Per-jet constituent sums.
     real = ~is_ghost[const_row]
     src = rows[const_row]
-    cat = _categories(flat, src)
+    cat = _categories(flat, src, pf_muon)
     energy = np.where(real, flat.e[src], 0.0)
     frac = {k: segment_sum(energy * (cat == k), const_jet, n_jets) / je for k in range(5)}
     n_const = segment_sum(real.astype(float), const_jet, n_jets).astype(np.int64)

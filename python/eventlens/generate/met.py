@@ -2,9 +2,11 @@
 
 MET = −(Σ smeared jets + Σ isolated muons/electrons/photons + r·unclustered)
 plus a Gaussian term per component with σ = k·√(Σ ET unclustered), where r
-is one N(1, σ_u) response factor per event.  Neutrinos, muons that were not
-reconstructed and everything beyond |η| = 5 are thereby missing, as in the
-real detector.
+is one N(1, σ_u) response factor per event.  Neutrinos, muons beyond the
+tracker (|η| > 2.5) and everything beyond |η| = 5 are thereby missing, as in
+the real detector; a muon the muon reconstruction lost inside the tracker is
+not: particle flow keeps its track (a charged hadron, clustered into the jets
+or the unclustered rest, see :func:`~eventlens.generate.detector.jet_inputs`).
 """
 
 from __future__ import annotations
