@@ -22,12 +22,26 @@ def test_registry_has_every_process_and_task():
     reg = load_registry()
     assert set(reg.processes) >= ALL_PROCESSES
     assert reg.task("dimuon") == ("dy", "dy_lowmass", "jpsi", "psi2s", "upsilon")
-    assert reg.task("dtw") == ("dy", "wjets", "ttbar")
+    assert reg.task("dtw") == ("dy", "dy_ee", "wjets", "wjets_enu", "ttbar", "ttbar_enu",
+                               "ttbar_dilep")
     assert reg.task("dhjw") == ("dy", "higgs_4mu", "jpsi", "wjets")
     assert reg.task("hgg") == ("hgg", "diphoton")
     assert len(reg.get("ttbar").instances) == 2  # both charge assignments
     assert reg.get("jpsi").rapidity_veto is not None
     assert any(s.startswith("PDF:pSet") for s in reg.tune)
+
+
+@pytest.mark.parametrize("task", ["dimuon", "dtw", "dhjw", "hgg"])
+def test_every_task_process_has_a_class_in_the_selection_config(task):
+    """make-samples' datasets are labelled by process name: each must map to a class."""
+    from eventlens.processors.labels import dataset_class
+    from eventlens.processors.tasks import load_config
+
+    cfg = load_config(task)
+    if cfg.labels.source != "metadata":
+        return  # labelled by mass window (dimuon)
+    for process in load_registry().task(task):
+        assert dataset_class(process, {"process": process}, cfg) is not None, process
 
 
 def test_unknown_process_and_task_list_the_known_ones():
