@@ -69,6 +69,7 @@ class EGammaConfig:
     nonprompt_id_factor: float = 0.5  # from hadron decays: shower shapes fail more often
     preselection_iso: float = float("inf")  # objects with larger relIso03 are not in the collection
     isolated: float = 0.2  # relIso03 below which the object is kept out of the jets
+    merge_dr: float = 0.0  # photons: π0/η → γγ closer than this are one cluster (0: never)
 
 
 def _electron() -> EGammaConfig:
@@ -94,6 +95,7 @@ def _photon() -> EGammaConfig:
         id_efficiency=(0.90, 0.80, 0.70),
         nonprompt_id_factor=0.3,
         preselection_iso=1.0,
+        merge_dr=0.05,
     )
 
 
@@ -136,6 +138,7 @@ class DetectorConfig:
     version: str = DETECTOR_VERSION
     max_abs_eta: float = 5.0  # calorimeter coverage
     iso_particle_pt_min: float = 0.5  # particles counted in isolation sums (GeV)
+    vertex_min_tracks: int = 4  # tracks (pT > 0.3 GeV) a pileup vertex needs to be reconstructed
     muon: MuonConfig = field(default_factory=MuonConfig)
     electron: EGammaConfig = field(default_factory=_electron)
     photon: EGammaConfig = field(default_factory=_photon)

@@ -26,9 +26,17 @@ import awkward as ak
 import numpy as np
 
 from .config import DetectorConfig
-from .jets import TRACKER_ETA, cluster_jets
+from .jets import cluster_jets
 from .met import missing_et
-from .particles import NEUTRINOS, FlatEvents, flatten_batch
+from .particles import NEUTRINOS, TRACKER_ETA, FlatEvents, flatten_batch, segment_sum
+from .pileup import (
+    PileupLibrary,
+    PileupSettings,
+    isolation_density,
+    jet_offset,
+    no_overlay,
+    overlay,
+)
 from .randoms import EventRandom
 from .reco import RecoObjects, reconstruct_leptons_photons
 from .truth import gen_met, gen_particles, generator_info
@@ -67,6 +75,14 @@ class EventColumns:
         return out
 
 
+@dataclass(frozen=True)
+class PileupInput:
+    """What the detector needs to overlay pileup on a batch."""
+
+    library: PileupLibrary
+    settings: PileupSettings
+
+
 def simulate(
     batch: ak.Array,
     charge_of: Callable[[np.ndarray], np.ndarray],
@@ -75,6 +91,7 @@ def simulate(
     event_numbers: np.ndarray,
     luminosity_block: int,
     config: DetectorConfig,
+    pileup: PileupInput | None = None,
 ) -> EventColumns:
     """Run the detector on one batch of Pythia events (``nextBatch`` output)."""
     return simulate_flat(
@@ -85,6 +102,7 @@ def simulate(
         event_numbers,
         luminosity_block,
         config,
+        pileup,
     )
 
 
@@ -94,8 +112,9 @@ def jet_inputs(
     """Rows clustered into jets, and which rows are PF muons (the reconstructed ones).
 
     Everything visible within the calorimeters except isolated reconstructed
-    leptons/photons; muons only inside the tracker, where particle flow keeps
-    their tracks whether or not the muon reconstruction found them.
+    leptons/photons and charged pileup inside the tracker (CHS); muons only
+    inside the tracker, where particle flow keeps their tracks whether or not
+    the muon reconstruction found them.
     """
     apid = np.abs(flat.pid)
     muon = flat.final & (apid == 13)
@@ -106,8 +125,10 @@ def jet_inputs(
         & (np.abs(flat.eta) < config.max_abs_eta)
     )
     calo |= muon & (np.abs(flat.eta) < TRACKER_ETA)
+    calo &= ~flat.chs_removed
     for objs in reco.values():
         calo[objs.rows[objs.isolated]] = False
+        calo[objs.members[objs.isolated[objs.member_of]]] = False
     pf_muon = np.zeros(len(apid), dtype=bool)
     pf_muon[reco["Muon"].rows] = True
     return np.flatnonzero(calo), pf_muon
@@ -121,18 +142,39 @@ def simulate_flat(
     event_numbers: np.ndarray,
     luminosity_block: int,
     config: DetectorConfig,
+    pileup: PileupInput | None = None,
 ) -> EventColumns:
     """Run the detector on flat generator particles (``generator``: the Generator_* columns)."""
     n = flat.n_events
+    offset = iso_density = None
+    if pileup is not None and pileup.settings.enabled:
+        flat, pu = overlay(flat, pileup.library, pileup.settings, seed, stream, event_numbers,
+                           config.vertex_min_tracks)
+        mu = pileup.settings.mu
+        offset = jet_offset(pileup.library, pu.n_pu, config.jet.radius)
+        iso_density = isolation_density(pileup.library, pu.n_pu, config.iso_particle_pt_min)
+    else:
+        pu, mu = no_overlay(n), 0.0
     rnd = EventRandom(seed, stream, event_numbers)
 
     truth = gen_particles(flat)
-    reco = reconstruct_leptons_photons(flat, config, rnd, truth.index_of_row)
+    reco = reconstruct_leptons_photons(flat, config, rnd, truth.index_of_row, iso_density)
 
     inputs, pf_muon = jet_inputs(flat, reco, config)
-    jets = cluster_jets(flat, inputs, config.jet, rnd, pf_muon=pf_muon)
+    jets = cluster_jets(flat, inputs, config.jet, rnd, pf_muon=pf_muon, offset=offset)
 
-    met = missing_et(n, jets, [reco["Muon"], reco["Electron"], reco["Photon"]], config.met, rnd)
+    # Particle-flow MET also counts the charged pileup that CHS took out of the jets.
+    chs = flat.chs_removed & flat.final
+    for objs in reco.values():
+        chs[objs.rows[objs.isolated]] = False
+    rows = np.flatnonzero(chs)
+    extra = (
+        pu.trk_px + segment_sum(flat.px[rows], flat.event[rows], n),
+        pu.trk_py + segment_sum(flat.py[rows], flat.event[rows], n),
+        pu.trk_sumpt + segment_sum(flat.pt[rows], flat.event[rows], n),
+    )
+    met = missing_et(n, jets, [reco["Muon"], reco["Electron"], reco["Photon"]], config.met, rnd,
+                     extra_unclustered=extra)
     genmet = gen_met(flat)
 
     scalars: dict[str, np.ndarray] = {
@@ -144,6 +186,13 @@ def simulate_flat(
     scalars.update({f"Generator_{k}": v for k, v in generator.items()})
     scalars.update({f"MET_{k}": v for k, v in met.items()})
     scalars.update({f"GenMET_{k}": v for k, v in genmet.items()})
+    scalars.update({
+        "Pileup_nPU": pu.n_pu.astype(np.int32),
+        "Pileup_nTrueInt": np.full(n, mu, dtype=np.float32),
+        "PV_npvs": pu.n_vertices.astype(np.int32),
+        "PV_npvsGood": pu.n_vertices.astype(np.int32),
+        "PV_z": pu.pv_z.astype(np.float32),
+    })
 
     collections = {name: (objs.counts(n), objs.columns) for name, objs in reco.items()}
     collections["Jet"] = (np.bincount(jets.event, minlength=n).astype(np.int64), jets.columns)

@@ -9,12 +9,20 @@ in a fixed per-event order (see :func:`reconstruct_leptons_photons`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import DetectorConfig, EGammaConfig, MuonConfig
-from .particles import NEUTRINOS, FlatEvents, delta_phi, pairs_within_events, segment_sum
+from .particles import (
+    NEUTRINOS,
+    TRACKER_ETA,
+    FlatEvents,
+    delta_phi,
+    pairs_within_events,
+    segment_sum,
+)
 from .randoms import EventRandom
 
 ELECTRON_MASS = 0.000511
@@ -27,7 +35,10 @@ class RecoObjects:
 
     Rows are sorted by (event, pT descending), as NanoAOD collections are.
     ``isolated`` marks objects kept out of jet clustering; ``px``/``py`` are
-    their reconstructed transverse momentum components, for MET.
+    their reconstructed transverse momentum components, for MET.  An object
+    made of several particles (a photon that is a merged π⁰ → γγ) has its row
+    (the π⁰) plus ``members`` (the photons' rows), ``member_of`` giving the
+    object each member belongs to.
     """
 
     rows: np.ndarray
@@ -36,33 +47,64 @@ class RecoObjects:
     px: np.ndarray
     py: np.ndarray
     columns: dict[str, np.ndarray]
+    members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    member_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def counts(self, n_events: int) -> np.ndarray:
         return np.bincount(self.event, minlength=n_events).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class Isolation:
+    """How isolation sums are made: the particle threshold and the pileup correction.
+
+    ``pileup_density(event, |η|)`` is the average neutral pileup pT per unit
+    η-φ area in that event (GeV); ``None`` without pileup.  Like CMS's
+    effective-area / Δβ corrections, the expected neutral pileup in the cone
+    is subtracted from the neutral part of the sum (never below zero).
+    """
+
+    pt_min: float
+    pileup_density: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+
 def relative_isolation(
-    flat: FlatEvents, cand: np.ndarray, radii: tuple[float, ...], pt_min: float
+    flat: FlatEvents, cand: np.ndarray, radii: tuple[float, ...], iso: Isolation
 ) -> list[np.ndarray]:
     """Scalar pT sum of visible particles within ΔR < r of each candidate (itself excluded).
 
-    ``cand`` are generator rows; returns one absolute sum per radius, per candidate.
+    ``cand`` are generator rows; returns one absolute sum per radius, per
+    candidate.  A candidate's own decay products (the photons of a merged π⁰)
+    are part of it, not of its isolation; charged pileup inside the tracker is
+    not counted (its tracks come from another vertex); neutral pileup is, minus
+    its expected amount (see :class:`Isolation`).
     """
     visible = (
         flat.final
         & ~np.isin(np.abs(flat.pid), NEUTRINOS)
-        & (flat.pt > pt_min)
+        & (flat.pt > iso.pt_min)
         & (np.abs(flat.eta) < 5.0)
+        & ~flat.chs_removed
     )
     others = np.flatnonzero(visible)
     ia, ib = pairs_within_events(flat.event[cand], flat.event[others], flat.n_events)
     a, b = cand[ia], others[ib]
     dr2 = (flat.eta[a] - flat.eta[b]) ** 2 + delta_phi(flat.phi[a], flat.phi[b]) ** 2
-    not_self = a != b
-    return [
-        segment_sum(flat.pt[b] * ((dr2 < r * r) & not_self), ia, len(cand))
-        for r in radii
-    ]
+    not_self = (a != b) & (flat.m1[b] != a)
+    if iso.pileup_density is None:
+        return [
+            segment_sum(flat.pt[b] * ((dr2 < r * r) & not_self), ia, len(cand))
+            for r in radii
+        ]
+    tracked = (flat.charge[b] != 0) & (np.abs(flat.eta[b]) < TRACKER_ETA)
+    density = iso.pileup_density(flat.event[cand], np.abs(flat.eta[cand]))
+    out = []
+    for r in radii:
+        inside = flat.pt[b] * ((dr2 < r * r) & not_self)
+        charged = segment_sum(inside * tracked, ia, len(cand))
+        neutral = segment_sum(inside * ~tracked, ia, len(cand))
+        out.append(charged + np.maximum(neutral - density * np.pi * r * r, 0.0))
+    return out
 
 
 def _turn_on(pt: np.ndarray, pt50: np.ndarray | float, width: float) -> np.ndarray:
@@ -89,7 +131,7 @@ def _impact_parameters(
 def reconstruct_muons(
     flat: FlatEvents,
     cfg: MuonConfig,
-    iso_pt_min: float,
+    iso: Isolation,
     rnd: EventRandom,
     genpart_index: np.ndarray,
 ) -> RecoObjects:
@@ -116,7 +158,7 @@ def reconstruct_muons(
         np.hypot(cfg.dz_resolution[0], cfg.dz_resolution[1] / pt_gen),
         g[:, 1:],
     )
-    iso03, iso04 = relative_isolation(flat, cand, (0.3, 0.4), iso_pt_min)
+    iso03, iso04 = relative_isolation(flat, cand, (0.3, 0.4), iso)
     keep = found & (pt > cfg.pt_min)
     order = _order(flat.event[cand][keep], pt[keep])
     sel = np.flatnonzero(keep)[order]
@@ -166,20 +208,43 @@ def _cut_based(
     return level
 
 
+def merged_meson_photons(flat: FlatEvents, merge_dr: float) -> tuple[np.ndarray, np.ndarray]:
+    """π⁰/η → γγ decays whose two photons the ECAL cannot separate: (meson rows, photon rows).
+
+    Two photons closer than ``merge_dr`` land in one cluster and are
+    reconstructed as *one* photon with the meson's momentum — the way a jet
+    whose energy is mostly one π⁰ fakes a photon.  Photon rows are ``(n, 2)``.
+    """
+    if merge_dr <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.int64)
+    meson = np.flatnonzero(
+        np.isin(np.abs(flat.pid), (111, 221)) & (flat.d1 >= 0) & (flat.d2 == flat.d1 + 1)
+    )
+    d1 = flat.d1[meson]
+    d2 = d1 + 1
+    both = (flat.pid[d1] == 22) & (flat.pid[d2] == 22) & flat.final[d1] & flat.final[d2]
+    meson, d1, d2 = meson[both], d1[both], d2[both]
+    dr2 = (flat.eta[d1] - flat.eta[d2]) ** 2 + delta_phi(flat.phi[d1], flat.phi[d2]) ** 2
+    merged = dr2 < merge_dr * merge_dr
+    return meson[merged], np.stack([d1[merged], d2[merged]], axis=1)
+
+
 def _reconstruct_egamma(
     flat: FlatEvents,
     cfg: EGammaConfig,
-    pid: int,
-    iso_pt_min: float,
+    objects: np.ndarray,
+    iso: Isolation,
     rnd: EventRandom,
     genpart_index: np.ndarray,
     n_gauss: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shared electron/photon steps; returns the kept rows and their reco quantities."""
+    """Shared electron/photon steps on candidate ``objects`` (a mask over generator rows).
+
+    Returns the kept rows and their reco quantities.
+    """
     aeta_all = np.abs(flat.eta)
     cand = np.flatnonzero(
-        flat.final
-        & (np.abs(flat.pid) == pid)
+        objects
         & (flat.pt > 0.8 * cfg.pt_min)
         & (aeta_all < cfg.eta_max)
         & ~((aeta_all > cfg.gap[0]) & (aeta_all < cfg.gap[1]))
@@ -193,13 +258,14 @@ def _reconstruct_egamma(
     )
     scale = np.maximum(1.0 + _ecal_sigma(cfg, e_gen, aeta) * g[:, 0], 0.0)
     pt = pt_gen * scale
-    (iso03,) = relative_isolation(flat, cand, (0.3,), iso_pt_min)
+    (iso03,) = relative_isolation(flat, cand, (0.3,), iso)
     rel03 = iso03 / np.maximum(pt, 1e-9)
     keep = (u[:, 0] < eff) & (pt > cfg.pt_min) & (rel03 < cfg.preselection_iso)
     sel = np.flatnonzero(keep)[_order(flat.event[cand][keep], pt[keep])]
     rows = cand[sel]
     m1 = flat.m1[rows]
-    nonprompt = (m1 >= 0) & flat.hadron[np.maximum(m1, 0)]
+    # from a hadron: a hadron's decay product, or a hadron itself (a merged π⁰ → γγ)
+    nonprompt = flat.hadron[rows] | ((m1 >= 0) & flat.hadron[np.maximum(m1, 0)])
     level = _cut_based(cfg, rel03[sel], pt[sel], u[sel, 1], nonprompt)
     return rows, pt[sel], rel03[sel], level, nonprompt, g[sel], genpart_index[rows]
 
@@ -207,13 +273,14 @@ def _reconstruct_egamma(
 def reconstruct_electrons(
     flat: FlatEvents,
     cfg: EGammaConfig,
-    iso_pt_min: float,
+    iso: Isolation,
     rnd: EventRandom,
     genpart_index: np.ndarray,
 ) -> RecoObjects:
     """Electrons: ECAL-like energy resolution, Fall17V2-like cut-based levels (0–4)."""
+    electrons = flat.final & (np.abs(flat.pid) == 11)
     rows, pt, rel03, level, _, g, gidx = _reconstruct_egamma(
-        flat, cfg, 11, iso_pt_min, rnd, genpart_index, n_gauss=3
+        flat, cfg, electrons, iso, rnd, genpart_index, n_gauss=3
     )
     pt_gen = flat.pt[rows]
     dxy, dz = _impact_parameters(
@@ -244,13 +311,25 @@ def reconstruct_electrons(
 def reconstruct_photons(
     flat: FlatEvents,
     cfg: EGammaConfig,
-    iso_pt_min: float,
+    iso: Isolation,
     rnd: EventRandom,
     genpart_index: np.ndarray,
 ) -> RecoObjects:
-    """Photons: ECAL resolution, cut-based levels (0–3) and an MVA-like score in [−1, 1]."""
+    """Photons: ECAL resolution, cut-based levels (0–3) and an MVA-like score in [−1, 1].
+
+    Candidates are final-state photons and merged π⁰/η → γγ pairs (one cluster,
+    see :func:`merged_meson_photons`): a jet whose energy is mostly such a
+    meson leaves an isolated-looking cluster and fakes a photon.  Fakes are
+    mostly not isolated (the rest of the jet surrounds them), and as non-prompt
+    objects they pass the cut-based levels less often (``nonprompt_id_factor``)
+    and score lower in the MVA.  ``genPartFlav`` is 1 for prompt photons, 0 else.
+    """
+    mesons, pairs = merged_meson_photons(flat, cfg.merge_dr)
+    objects = flat.final & (flat.pid == 22)
+    objects[pairs.ravel()] = False
+    objects[mesons] = True
     rows, pt, rel03, level, nonprompt, g, gidx = _reconstruct_egamma(
-        flat, cfg, 22, iso_pt_min, rnd, genpart_index, n_gauss=2
+        flat, cfg, objects, iso, rnd, genpart_index, n_gauss=2
     )
     mva = np.clip(0.9 - 2.5 * rel03 - 0.4 * nonprompt + 0.15 * g[:, 1], -1.0, 1.0)
     phi = flat.phi[rows]
@@ -264,22 +343,31 @@ def reconstruct_photons(
         "mvaID": mva.astype(np.float32),
         "electronVeto": np.ones(len(rows), dtype=bool),
         "genPartIdx": gidx.astype(np.int32),
+        "genPartFlav": np.where(nonprompt | (flat.pid[rows] != 22), 0, 1).astype(np.uint8),
     }
+    # the merged photons of the kept mesons are members of their photon object
+    position = np.full(len(flat.pid), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    kept = position[mesons] >= 0
+    members = pairs[kept].ravel()
+    member_of = np.repeat(position[mesons[kept]], 2)
     return RecoObjects(
-        rows, flat.event[rows], rel03 < cfg.isolated, pt * np.cos(phi), pt * np.sin(phi), columns
+        rows, flat.event[rows], rel03 < cfg.isolated, pt * np.cos(phi), pt * np.sin(phi), columns,
+        members=members, member_of=member_of,
     )
 
 
 def reconstruct_leptons_photons(
-    flat: FlatEvents, cfg: DetectorConfig, rnd: EventRandom, genpart_index: np.ndarray
+    flat: FlatEvents,
+    cfg: DetectorConfig,
+    rnd: EventRandom,
+    genpart_index: np.ndarray,
+    pileup_density: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, RecoObjects]:
     """Muons, then electrons, then photons: this order fixes each event's random sequence."""
+    iso = Isolation(cfg.iso_particle_pt_min, pileup_density)
     return {
-        "Muon": reconstruct_muons(flat, cfg.muon, cfg.iso_particle_pt_min, rnd, genpart_index),
-        "Electron": reconstruct_electrons(
-            flat, cfg.electron, cfg.iso_particle_pt_min, rnd, genpart_index
-        ),
-        "Photon": reconstruct_photons(
-            flat, cfg.photon, cfg.iso_particle_pt_min, rnd, genpart_index
-        ),
+        "Muon": reconstruct_muons(flat, cfg.muon, iso, rnd, genpart_index),
+        "Electron": reconstruct_electrons(flat, cfg.electron, iso, rnd, genpart_index),
+        "Photon": reconstruct_photons(flat, cfg.photon, iso, rnd, genpart_index),
     }

@@ -48,6 +48,13 @@ from ..errors import ConfigError, EventLensError
 from ..io import atomic_path
 from .config import DetectorConfig
 from .nanoaod import DEFAULT_CLUSTER_SIZE, NanoAODWriter, iterate_columns
+from .pileup import (
+    PileupSettings,
+    get_library,
+    library_settings,
+    load_library,
+    pileup_settings,
+)
 from .pythia import CrossSection
 from .randoms import derive_seed, stream_key
 from .registry import Process, Registry, load_registry, settings_hash
@@ -82,6 +89,8 @@ class GenerationRequest:
     registry: Path | None = None
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     progress: bool = True
+    tune: str | None = None  # a registry tune name; None: the registry's default tune
+    pileup: float | None = None  # mean pileup; None: the process's or the registry's setting
 
     def validate(self) -> None:
         """ConfigError for values no run could succeed with (before any work starts)."""
@@ -92,6 +101,8 @@ class GenerationRequest:
             (self.chunk_events >= 1, f"--chunk-events must be at least 1, got {self.chunk_events}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.cluster_size >= 1, f"cluster size must be at least 1, got {self.cluster_size}"),
+            (self.pileup is None or 0 <= self.pileup < 1000,
+             f"--pileup must be a mean number of interactions in [0, 1000), got {self.pileup}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -119,6 +130,8 @@ class ChunkJob:
     chunk: Chunk
     batch_size: int
     detector: DetectorConfig
+    pileup: PileupSettings = field(default_factory=PileupSettings)
+    pileup_library: str = ""  # the library file (loaded once per process)
 
 
 @dataclass
@@ -162,12 +175,31 @@ def plan_chunks(events: int, chunk_events: int) -> list[Chunk]:
     return [Chunk(i, edges[i] + 1, edges[i + 1] - edges[i]) for i in range(n)]
 
 
+def sample_pileup(
+    registry: Registry, process: Process, request: GenerationRequest
+) -> PileupSettings:
+    """The pileup a request gets: ``--pileup``, else the process's, else the registry's."""
+    return pileup_settings(registry, process.pileup, request.pileup)
+
+
 def sample_settings(
     registry: Registry, process: Process, request: GenerationRequest
 ) -> dict[str, Any]:
-    """The settings that identify a sample: physics, detector, versions, seed, size."""
+    """The settings that identify a sample: physics, tune, pileup, detector, versions, seed, size.
+
+    Pileup enters with its mean and, when on, the hash of the minimum-bias
+    library's settings (process, tune, size, Pythia version), so a file made
+    without pileup or with another library is never reused for this request.
+    """
+    pileup = sample_pileup(registry, process, request)
+    pileup_entry = pileup.to_dict()
+    if pileup.enabled:
+        pileup_entry["library_hash"] = settings_hash(
+            library_settings(registry, pileup, request.tune)
+        )
     return {
-        **registry.settings_for(process),
+        **registry.settings_for(process, request.tune),
+        "pileup": pileup_entry,
         "detector": request.detector.to_dict(),
         "mpi": request.mpi,
         "seed": request.seed,
@@ -185,13 +217,18 @@ def _generate_chunk(
     job: ChunkJob, sink: Callable[[Any], None], progress: Callable[[int], None]
 ) -> CrossSection:
     """Generate a chunk batch by batch, handing each simulated batch to ``sink``."""
-    from .detector import simulate
+    from .detector import PileupInput, simulate
     from .pythia import PythiaSource
 
     stream = stream_key(job.process.name)
     seeds = [
         derive_seed(job.seed, stream, job.chunk.index, i) for i in range(len(job.process.instances))
     ]
+    pileup = (
+        PileupInput(load_library(Path(job.pileup_library)), job.pileup)
+        if job.pileup.enabled
+        else None
+    )
     source = PythiaSource(
         job.process, job.base_settings, seeds, mpi=job.mpi, registry_path=job.registry_path
     )
@@ -202,7 +239,8 @@ def _generate_chunk(
         numbers = job.chunk.first_event + done + np.arange(n, dtype=np.int64)
         sink(
             simulate(
-                batch, source.charges, job.seed, stream, numbers, job.chunk.index + 1, job.detector
+                batch, source.charges, job.seed, stream, numbers, job.chunk.index + 1,
+                job.detector, pileup,
             )
         )
         done += n
@@ -460,7 +498,13 @@ def _generate_locked(
     settings = sample_settings(registry, process, request)
     digest = settings_hash(settings)
     chunks = plan_chunks(request.events, request.chunk_events)
-    base = (*registry.common, *registry.tune)
+    tune_name, tune = registry.tune_settings(request.tune)
+    base = (*registry.common, *tune)
+    pileup = sample_pileup(registry, process, request)
+    library_file = ""
+    if pileup.enabled:  # built (or read) here, before any worker starts: forks share it
+        path, _ = get_library(registry, pileup, request.tune, progress=request.progress)
+        library_file = str(path)
     jobs = [
         ChunkJob(
             process,
@@ -471,12 +515,15 @@ def _generate_locked(
             c,
             request.batch_size,
             request.detector,
+            pileup,
+            library_file,
         )
         for c in chunks
     ]
     n_workers = min(request.jobs, len(chunks))
     log.info(
-        "generating %d %s events (seed %d, %d chunk%s, %d process%s, MPI %s) -> %s",
+        "generating %d %s events (seed %d, %d chunk%s, %d process%s, MPI %s, tune %s, "
+        "pileup %s) -> %s",
         request.events,
         process.name,
         request.seed,
@@ -485,6 +532,8 @@ def _generate_locked(
         n_workers,
         "es" * (n_workers > 1),
         "on" if request.mpi else "off",
+        tune_name,
+        f"mu = {pileup.mu:g}" if pileup.enabled else "off",
         output,
     )
 
@@ -517,6 +566,9 @@ def _generate_locked(
             "n_events": request.events,
             "n_chunks": len(chunks),
             "mpi": request.mpi,
+            "tune": tune_name,
+            "pileup_mu": pileup.mu,
+            "pileup_library": Path(library_file).name,
             **xsec.to_dict(),
             "settings_hash": digest,
             "settings_json": settings,
