@@ -136,7 +136,7 @@ def test_killed_parent_leaves_no_worker_and_next_run_cleans_up(tmp_path):
         time.sleep(0.2)
     proc.kill()
     proc.communicate(timeout=30)
-    gone, alive = psutil.wait_procs(workers, timeout=15)
+    _, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, [(w.pid, w.status()) for w in alive]
     leftovers = sorted(p.name for p in tmp_path.iterdir())
     assert any(n.endswith(".tmp") for n in leftovers) and ".dy.root.lock" in leftovers
