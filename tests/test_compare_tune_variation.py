@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pytest
 import yaml
-from train_helpers import config
 
 from eventlens.cli import main
 from eventlens.training.toy import dtw_like_events, write_table
+from train_helpers import config
 
 pytestmark = pytest.mark.integration
 
