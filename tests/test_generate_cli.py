@@ -34,6 +34,30 @@ def test_unknown_process_lists_the_known_ones(capsys, tmp_path):
     assert not (tmp_path / "z.root").exists()
 
 
+def test_unknown_tune_and_negative_pileup_are_refused(capsys, tmp_path):
+    code, text = run_cli(capsys, "generate", "dy", "--events", 5, "--tune", "cp6",
+                         "-o", tmp_path / "dy.root")
+    assert code == 2 and "unknown tune 'cp6'; known tunes: cp5, monash" in text
+    code, text = run_cli(capsys, "generate", "dy", "--events", 5, "--pileup", -2,
+                         "-o", tmp_path / "dy.root")
+    assert code == 2 and "--pileup must be a mean number of interactions" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_monash_tune_is_recorded_and_hashed(tmp_path):
+    from eventlens.generate import GenerationRequest, generate
+    from eventlens.generate.nanoaod import read_metadata
+
+    metas = []
+    for tune in (None, "monash"):
+        path = tmp_path / f"{tune}.root"
+        generate(GenerationRequest("dy", 20, 1, path, mpi=False, progress=False, tune=tune))
+        metas.append(read_metadata(path))
+    assert [m["tune"] for m in metas] == ["cp5", "monash"]
+    assert metas[1]["settings_json"]["tune"] == ["Tune:pp = 14", "Tune:ee = 7"]
+    assert metas[0]["settings_hash"] != metas[1]["settings_hash"]
+
+
 @pytest.mark.parametrize("n", [0, -3])
 def test_non_positive_event_count_is_refused(capsys, tmp_path, n):
     code, text = run_cli(capsys, "generate", "dy", "--events", n, "-o", tmp_path / "dy.root")

@@ -6,9 +6,12 @@ settings): a file made with other parameters is never mistaken for a current
 one.  Bump :data:`DETECTOR_VERSION` whenever the *code* of the response changes.
 
 Values are CMS Run-2-like, at the level of "what an image classifier can
-see", not a calibrated simulation.  Not modelled: pileup, the trigger, and
-misidentification of hadrons as leptons or photons (real non-prompt leptons
-and π0 photons inside jets are reconstructed, and fail isolation and IDs).
+see", not a calibrated simulation.  Jets fake photons through their leading
+π0/η → γγ (merged into one cluster when the photons are closer than
+``photon.merge_dr``); real non-prompt leptons and photons inside jets are
+reconstructed, and fail isolation and IDs.  Pileup is overlaid from a
+premixed minimum-bias library (:mod:`.pileup`).  Not modelled: the trigger,
+hadrons misidentified as leptons, electrons as photons.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Version of the detector *code*; part of the settings hash.
-DETECTOR_VERSION = "1"
+#: 2: lost muons keep their tracks, merged π0 photons, pileup overlay (CHS, offsets).
+DETECTOR_VERSION = "2"
 
 
 @dataclass(frozen=True)
