@@ -10,7 +10,7 @@ import pytest
 
 from eventlens.generate.config import DetectorConfig, MuonConfig
 from eventlens.generate.detector import PileupInput, simulate_flat
-from eventlens.generate.pileup import PileupLibrary, PileupSettings, overlay
+from eventlens.generate.pileup import PileupLibrary, PileupSettings, overlay, soft_cells
 from generate_toys import flat_events, generator_columns
 
 
@@ -217,3 +217,42 @@ def test_a_pileup_muon_is_displaced_in_z_and_not_tight():
     assert np.all(mu["genPartIdx"] == -1)  # GenPart holds the hard interaction only
     assert np.median(np.abs(mu["dz"])) > 2.0  # cm: another vertex
     assert mu["tightId"].mean() < 0.2
+
+
+def test_soft_pileup_is_summed_into_cells_that_conserve_momentum():
+    soft = [(22, 0.2, 0.30 + 0.01 * k, 0.50 + 0.01 * k, 0) for k in range(6)]
+    soft += [(130, 0.3, -2.0, -1.0, 0), (22, 0.45, 4.6, 3.0, 0), (11, 0.3, 0.1, 0.1, -1)]
+    library = _library([([*soft, (130, 5.0, 1.0, 1.0, 0)], (0.0, 0.0, 0.0), 5)])
+    flat = flat_events([[{"pid": 211, "pt": 10.0, "eta": 0.0, "phi": 0.0}]] * 20)
+    merged, info = overlay(flat, library, PileupSettings(mu=2.0), 3, 7, np.arange(1, 21), 4)
+    pu, cell = merged.is_pileup, merged.is_cell
+    assert np.all(pu[cell]) and not cell[~pu].any()
+    # the electron and the 5 GeV hadron stay particles; nothing soft is left as a particle
+    particles = pu & ~cell
+    assert set(np.abs(merged.pid[particles])) == {11, 130}
+    assert np.all((merged.pt[particles] >= 0.5) | (np.abs(merged.pid[particles]) == 11))
+    # six photons 0.01 apart share a cell (or two at a boundary): far fewer rows than particles
+    n_soft = 8 * info.n_pu
+    n_cells = np.bincount(merged.event[cell], minlength=20)
+    assert np.all(n_cells <= n_soft) and n_cells.sum() < 0.75 * n_soft.sum()
+    assert set(merged.pid[cell]) <= {22, 130}
+
+
+def test_soft_cells_conserve_each_events_momentum_and_energy():
+    rng = np.random.default_rng(4)
+    n = 600
+    pt, eta, phi = rng.uniform(0.05, 1.0, n), rng.uniform(-4.9, 4.9, n), rng.uniform(-3, 3, n)
+    pid = rng.choice([22, 130, 211, 11], n)
+    pu = {"pid": pid, "charge": np.where(np.isin(pid, (211, 11)), 1.0, 0.0),
+          "px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
+          "e": pt * np.cosh(eta), "vz": rng.normal(0, 30, n)}
+    event = np.sort(rng.integers(0, 5, n))
+    out, out_event = soft_cells(pu, event, 5)
+    assert np.all(np.diff(out_event) >= 0)  # still grouped by event
+    for k in ("px", "py", "pz", "e"):
+        assert np.allclose(np.bincount(out_event, out[k], 5), np.bincount(event, pu[k], 5))
+    kept = ~out["cell"]
+    soft = (pt < 0.5) & (pid != 11)
+    assert kept.sum() == (~soft).sum()  # hard particles and electrons untouched
+    assert out["cell"].sum() < soft.sum()
+    assert np.all(out["charge"][out["cell"]] == 0)

@@ -85,6 +85,7 @@ def relative_isolation(
         & (flat.pt > iso.pt_min)
         & (np.abs(flat.eta) < 5.0)
         & ~flat.chs_removed
+        & ~flat.is_cell  # summed soft pileup: below the threshold particle by particle
     )
     others = np.flatnonzero(visible)
     ia, ib = pairs_within_events(flat.event[cand], flat.event[others], flat.n_events)
@@ -325,7 +326,7 @@ def reconstruct_photons(
     and score lower in the MVA.  ``genPartFlav`` is 1 for prompt photons, 0 else.
     """
     mesons, pairs = merged_meson_photons(flat, cfg.merge_dr)
-    objects = flat.final & (flat.pid == 22)
+    objects = flat.final & (flat.pid == 22) & ~flat.is_cell
     objects[pairs.ravel()] = False
     objects[mesons] = True
     rows, pt, rel03, level, nonprompt, g, gidx = _reconstruct_egamma(
