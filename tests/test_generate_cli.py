@@ -205,7 +205,7 @@ def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
     code, text = run_cli(capsys, *args)
     assert code == 0, text
     fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
-    assert set(fileset) == {"hgg", "diphoton"}
+    assert set(fileset) == {"hgg", "diphoton", "gjet"}
     for name, entry in fileset.items():
         (path, tree), = entry["files"].items()
         assert Path(path) == (hgg_folder / f"{name}.root").resolve() and tree == "Events"
@@ -216,12 +216,12 @@ def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
 
     mtimes = {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")}
     code, text = run_cli(capsys, *args)
-    assert code == 0 and text.count("reusing") == 2
+    assert code == 0 and text.count("reusing") == 3
     assert {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")} == mtimes
 
     # other sizes (one per process with --events): regenerate
     code, text = run_cli(capsys, *args[:2], "-n", 50, "--events", "diphoton=60", *args[4:])
-    assert code == 0 and text.count("settings changed") == 2
+    assert code == 0 and text.count("settings changed") == 3
     fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
     assert [fileset[p]["metadata"]["nevents"] for p in ("hgg", "diphoton")] == [50, 60]
 
@@ -247,12 +247,12 @@ def test_validate_samples_draws_the_control_plots(capsys, hgg_folder):
         for ext in ("png", "pdf"):
             assert (plots / f"{name}.{ext}").stat().st_size > 1000, name
     summary = json.loads((plots / "summary.json").read_text())
-    assert set(summary["samples"]) == {"hgg", "diphoton"}
+    assert set(summary["samples"]) == {"hgg", "diphoton", "gjet"}
     assert abs(summary["samples"]["hgg"]["peaks_GeV"]["h_gg"] - 125) < 2
 
 
 @pytest.mark.parametrize("value, message", [
-    ("ttbar=10", "not a process of this task; its processes are hgg, diphoton"),
+    ("ttbar=10", "not a process of this task; its processes are hgg, diphoton, gjet"),
     ("diphoton=0", "expected PROCESS=N with N a positive integer"),
 ])
 def test_make_samples_refuses_bad_per_process_events(capsys, tmp_path, value, message):

@@ -64,7 +64,8 @@ def test_diphoton_mass_peaks_at_the_higgs_and_continuum_is_flat(generated_sample
 
     bkg = diphoton_mass(events(generated_sample("diphoton", 300)))
     assert len(bkg) > 60
-    assert np.mean((bkg > 100) & (bkg < 180)) > 0.8  # the mHat window 95-185 GeV is used
+    # the mHat window 95-185 GeV is used (3000 events: 97.8 % inside, 82.9 % in 100-180)
+    assert np.mean((bkg > 95) & (bkg < 185)) > 0.9
 
 
 def test_dielectron_peak_in_dy_ee(generated_sample):

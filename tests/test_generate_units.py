@@ -15,7 +15,8 @@ from eventlens.generate.run import plan_chunks
 from eventlens.generate.validate import peak
 
 ALL_PROCESSES = {"dy", "dy_lowmass", "jpsi", "psi2s", "upsilon", "wjets", "ttbar", "higgs_4mu",
-                 "hgg", "diphoton"}
+                 "hgg", "diphoton", "gjet", "dy_ee", "wjets_enu", "ttbar_enu", "ttbar_dilep",
+                 "minbias"}
 
 
 def test_registry_has_every_process_and_task():
@@ -25,7 +26,7 @@ def test_registry_has_every_process_and_task():
     assert reg.task("dtw") == ("dy", "dy_ee", "wjets", "wjets_enu", "ttbar", "ttbar_enu",
                                "ttbar_dilep")
     assert reg.task("dhjw") == ("dy", "higgs_4mu", "jpsi", "wjets")
-    assert reg.task("hgg") == ("hgg", "diphoton")
+    assert reg.task("hgg") == ("hgg", "diphoton", "gjet")
     assert len(reg.get("ttbar").instances) == 2  # both charge assignments
     assert reg.get("jpsi").rapidity_veto is not None
     assert any(s.startswith("PDF:pSet") for s in reg.tune)

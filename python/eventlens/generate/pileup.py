@@ -208,6 +208,8 @@ def library_settings(registry: Registry, settings: PileupSettings,
     process = registry.get(settings.library_process)
     return {
         "format": LIBRARY_FORMAT,
+        "content": {"calo_eta": CALO_ETA, "tracker_eta": TRACKER_ETA,
+                    "vertex_track_pt_min": VERTEX_TRACK_PT_MIN},
         **registry.settings_for(process, tune),
         "mpi": True,
         "events": settings.library_events,

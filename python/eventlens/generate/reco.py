@@ -332,7 +332,8 @@ def reconstruct_photons(
     rows, pt, rel03, level, nonprompt, g, gidx = _reconstruct_egamma(
         flat, cfg, objects, iso, rnd, genpart_index, n_gauss=2
     )
-    mva = np.clip(0.9 - 2.5 * rel03 - 0.4 * nonprompt + 0.15 * g[:, 1], -1.0, 1.0)
+    mva = np.clip(0.9 - 2.5 * rel03 - cfg.nonprompt_mva_shift * nonprompt + 0.15 * g[:, 1],
+                  -1.0, 1.0)
     phi = flat.phi[rows]
     columns = {
         "pt": pt.astype(np.float32),
