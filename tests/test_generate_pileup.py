@@ -124,3 +124,18 @@ def test_make_samples_reuses_a_file_only_with_the_same_pileup_and_tune(registry,
     assert "reusing" in run(pileup=10.0)
     assert "settings changed" in run(pileup=10.0, tune="monash")
     assert read_metadata(outdir / "dy.root")["tune"] == "monash"
+
+
+def test_pileup_samples_do_not_depend_on_jobs(registry, tmp_path):
+    """Forked workers share the parent's library; the overlay depends on event numbers only."""
+    arrays = []
+    for jobs in (1, 2):
+        path = tmp_path / f"j{jobs}.root"
+        generate(GenerationRequest("dy", 80, 2, path, jobs=jobs, chunk_events=40, mpi=False,
+                                   progress=False, pileup=10.0, registry=registry))
+        with uproot.open(path) as f:
+            arrays.append(f["Events"].arrays())
+    assert arrays[0].fields == arrays[1].fields
+    for field in arrays[0].fields:
+        assert ak.array_equal(arrays[0][field], arrays[1][field]), field
+    assert ak.sum(arrays[0].Pileup_nPU) > 500
