@@ -163,3 +163,23 @@ def test_peak_estimator_ignores_a_one_sided_tail():
     estimate = peak(np.concatenate([core, tail]), 76, 106, half_width=2.0)
     assert estimate == pytest.approx(91.19, abs=0.3)
     assert peak(np.array([1.0, 2.0]), 0, 3) is None
+
+
+def test_pileup_precedence_and_validation(tmp_path):
+    from eventlens.generate.pileup import pileup_settings
+
+    path = tmp_path / "processes.yaml"
+    path.write_text("pileup: {mu: 20, library_events: 500}\n"
+                    "processes:\n  a: {settings: [x = 1]}\n  b: {settings: [x = 1], pileup: 0}\n")
+    reg = load_registry(path)
+    assert pileup_settings(reg, reg.get("a").pileup, None).mu == 20  # the shared default
+    assert pileup_settings(reg, reg.get("b").pileup, None).mu == 0  # the process's own
+    chosen = pileup_settings(reg, reg.get("b").pileup, 35.0)  # --pileup wins
+    assert chosen.mu == 35 and chosen.library_events == 500
+    assert pileup_settings(reg, None, 0.0).to_dict() == {"mu": 0.0}  # off: nothing else hashed
+    for body, message in [("pileup: {mu: -1}", "mean number of interactions >= 0"),
+                          ("pileup: {mu: 5, colour: red}", r"unknown key\(s\) \['colour'\]"),
+                          ("pileup: {library_events: 0}", "positive integer")]:
+        path.write_text(body + "\nprocesses: {a: {settings: [x = 1]}}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_registry(path)
