@@ -147,9 +147,9 @@ def test_met_follows_the_neutrino_in_w_events(generated_sample):
 def test_jets_fake_photons_at_a_cms_like_rate(generated_sample):
     """γ+jet at LO has one recoil jet per event: a reconstructed photon not from the hard
     process is that jet's merged π⁰/η → γγ.  Measured on 20000 events with MPI (see the
-    README): 0.7 % of jets give a photon candidate above 25 GeV, 0.15 % one passing the
-    H→γγ cuts (mvaID > −0.02, relIso < 0.3), in the 10⁻³–10⁻² per jet of loose photon IDs.
-    Fakes are non-isolated and score low in the MVA, prompt photons the opposite."""
+    README): 1.2 % of the jets give a photon candidate above 25 GeV, 0.045 % one passing
+    the H→γγ cuts (mvaID > −0.02, relIso < 0.3).  Fakes are non-isolated and score low
+    in the MVA, prompt photons the opposite."""
     ev = events(generated_sample("gjet", 3000))
     acc = (ev.Photon_pt > 25) & (abs(ev.Photon_eta) < 2.5)
     fake, prompt = acc & (ev.Photon_genPartFlav == 0), acc & (ev.Photon_genPartFlav == 1)
