@@ -73,6 +73,8 @@ def test_pileup_branches_and_vertices(dy_pair):
     assert np.all(ev.Pileup_nTrueInt == 25)
     ratio = ak.to_numpy(ev.PV_npvs).sum() / (n_pu + 1).sum()
     assert 0.55 < ratio < 0.95  # not every inelastic interaction makes a vertex
+    good = ak.to_numpy(ev.PV_npvsGood).sum() / ak.to_numpy(ev.PV_npvs).sum()
+    assert 0.75 < good < 1.0  # CMS NanoAOD simulation: ~0.9
     assert meta["pileup_mu"] == 25 and meta["pileup_library"].startswith("minbias_nd_")
     none, meta0 = dy_pair[0.0]
     assert np.all(none.Pileup_nPU == 0) and np.all(none.PV_npvs == 1)

@@ -149,7 +149,7 @@ def simulate_flat(
     offset = iso_density = None
     if pileup is not None and pileup.settings.enabled:
         flat, pu = overlay(flat, pileup.library, pileup.settings, seed, stream, event_numbers,
-                           config.vertex_min_tracks)
+                           config.vertex_min_tracks, config.vertex_good_min_tracks)
         mu = pileup.settings.mu
         offset = jet_offset(pileup.library, pu.n_pu, config.jet.radius)
         iso_density = isolation_density(pileup.library, pu.n_pu, config.iso_particle_pt_min)
@@ -190,7 +190,7 @@ def simulate_flat(
         "Pileup_nPU": pu.n_pu.astype(np.int32),
         "Pileup_nTrueInt": np.full(n, mu, dtype=np.float32),
         "PV_npvs": pu.n_vertices.astype(np.int32),
-        "PV_npvsGood": pu.n_vertices.astype(np.int32),
+        "PV_npvsGood": pu.n_good_vertices.astype(np.int32),
         "PV_z": pu.pv_z.astype(np.float32),
     })
 

@@ -342,6 +342,7 @@ class Overlay:
 
     n_pu: np.ndarray  # int32: interactions overlaid
     n_vertices: np.ndarray  # int32: reconstructable vertices, the primary included
+    n_good_vertices: np.ndarray  # int32: of them, those with enough tracks to be "good"
     pv_z: np.ndarray  # float32 (cm)
     trk_px: np.ndarray  # float64: charged hadrons in the tracker (CHS-removed), summed
     trk_py: np.ndarray
@@ -378,8 +379,8 @@ def isolation_density(
 
 def no_overlay(n: int) -> Overlay:
     zeros = np.zeros(n)
-    return Overlay(np.zeros(n, np.int32), np.ones(n, np.int32), np.zeros(n, np.float32),
-                   zeros, zeros.copy(), zeros.copy())
+    return Overlay(np.zeros(n, np.int32), np.ones(n, np.int32), np.ones(n, np.int32),
+                   np.zeros(n, np.float32), zeros, zeros.copy(), zeros.copy())
 
 
 def overlay(
@@ -390,8 +391,13 @@ def overlay(
     stream: int,
     event_numbers: np.ndarray,
     vertex_min_tracks: int,
+    vertex_good_min_tracks: int | None = None,
 ) -> tuple[FlatEvents, Overlay]:
-    """``flat`` with each event's pileup particles appended, and the per-event pileup sums."""
+    """``flat`` with each event's pileup particles appended, and the per-event pileup sums.
+
+    A pileup interaction is a reconstructed vertex with ≥ ``vertex_min_tracks``
+    tracks, a good one with ≥ ``vertex_good_min_tracks`` (default: the same).
+    """
     n_ev = flat.n_events
     key = stream_key("pileup")
     n_lib = library.n_interactions
@@ -422,9 +428,13 @@ def overlay(
         np.bincount(inter_event, weights=library.trk_sumpt[pick].astype(np.float64),
                     minlength=n_ev),
     )
-    vertices = 1 + np.bincount(inter_event, weights=library.n_tracks[pick] >= vertex_min_tracks,
-                               minlength=n_ev).astype(np.int32)
-    info = Overlay(n_pu, vertices, pv_z.astype(np.float32), *sums)
+    def vertices(min_tracks: int) -> np.ndarray:
+        found = library.n_tracks[pick] >= min_tracks
+        return 1 + np.bincount(inter_event, weights=found, minlength=n_ev).astype(np.int32)
+
+    good = vertex_min_tracks if vertex_good_min_tracks is None else vertex_good_min_tracks
+    info = Overlay(n_pu, vertices(vertex_min_tracks), vertices(good), pv_z.astype(np.float32),
+                   *sums)
 
     # the particles of every picked interaction, in (event, interaction) order
     starts, stops = library.offsets[pick], library.offsets[pick + 1]
