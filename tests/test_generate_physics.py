@@ -145,22 +145,25 @@ def test_met_follows_the_neutrino_in_w_events(generated_sample):
 
 
 def test_jets_fake_photons_at_a_cms_like_rate(generated_sample):
-    """γ+jet at LO has one recoil jet per event: a reconstructed photon not from the hard
-    process is that jet's merged π⁰/η → γγ.  Measured on 20000 events with MPI (see the
-    README): 1.2 % of the jets give a photon candidate above 25 GeV, 0.045 % one passing
-    the H→γγ cuts (mvaID > −0.02, relIso < 0.3).  Fakes are non-isolated and score low
-    in the MVA, prompt photons the opposite."""
+    """γ+jet at LO has one recoil jet: a reconstructed photon not from the hard process is
+    an ECAL cluster of that jet's π⁰/η photons.  CMS NanoAOD tt̄ simulation
+    (``../shared/data/nanoaod``) has a non-prompt Photon above 25 GeV for 12.8 % of its jets;
+    here 5 % of the γ+jet events without MPI (13 % of the jets in tt̄ with MPI, README).
+    Fakes are non-isolated with hadrons behind them and score low in the MVA, prompt
+    photons the opposite; few fakes pass the H→γγ photon cuts."""
     ev = events(generated_sample("gjet", 3000))
     acc = (ev.Photon_pt > 25) & (abs(ev.Photon_eta) < 2.5)
     fake, prompt = acc & (ev.Photon_genPartFlav == 0), acc & (ev.Photon_genPartFlav == 1)
     per_jet = ak.mean(ak.sum(fake, axis=1) > 0)
-    assert 0.002 < per_jet < 0.02
+    assert 0.02 < per_jet < 0.2
     passing = fake & (ev.Photon_mvaID > -0.02) & (ev.Photon_pfRelIso03_all < 0.3)
     assert ak.mean(ak.sum(passing, axis=1) > 0) < 0.005
     iso = [ak.to_numpy(ak.flatten(ev.Photon_pfRelIso03_all[m])) for m in (fake, prompt)]
     mva = [ak.to_numpy(ak.flatten(ev.Photon_mvaID[m])) for m in (fake, prompt)]
+    hoe = [ak.to_numpy(ak.flatten(ev.Photon_hoe[m])) for m in (fake, prompt)]
     assert np.median(iso[0]) > 0.3 and np.median(iso[1]) < 0.05
     assert np.median(mva[0]) < -0.3 and np.median(mva[1]) > 0.5
+    assert np.median(hoe[0]) > 0.1 and np.median(hoe[1]) < 0.01
     assert ak.all(ev.Photon_genPartIdx[fake] == -1)
     gen = ev.GenPart_pdgId[ev.Photon_genPartIdx[prompt]]
     assert ak.all(gen == 22) and ak.mean(ak.num(gen) > 0) > 0.45  # the hard photon, found

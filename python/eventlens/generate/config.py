@@ -6,10 +6,10 @@ settings): a file made with other parameters is never mistaken for a current
 one.  Bump :data:`DETECTOR_VERSION` whenever the *code* of the response changes.
 
 Values are CMS Run-2-like, at the level of "what an image classifier can
-see", not a calibrated simulation.  Jets fake photons through their leading
-π0/η → γγ (merged into one cluster when the photons are closer than
-``photon.merge_dr``); real non-prompt leptons and photons inside jets are
-reconstructed, and fail isolation and IDs.  Pileup is overlaid from a
+see", not a calibrated simulation.  Jets fake photons through the π0/η
+photons of their core, clustered into one ECAL cluster
+(``photon.cluster_radius``); real non-prompt leptons and photons inside jets
+are reconstructed, and fail isolation and IDs.  Pileup is overlaid from a
 premixed minimum-bias library (:mod:`.pileup`).  Not modelled: the trigger,
 hadrons misidentified as leptons, electrons as photons.
 """
@@ -73,7 +73,9 @@ class EGammaConfig:
     nonprompt_id_factor: float = 0.5  # from hadron decays: shower shapes fail more often
     preselection_iso: float = float("inf")  # objects with larger relIso03 are not in the collection
     isolated: float = 0.2  # relIso03 below which the object is kept out of the jets
-    merge_dr: float = 0.0  # photons: π0/η → γγ closer than this are one cluster (0: never)
+    hoe_max: float = float("inf")  # preselection: hadronic energy behind the cluster / E
+    hoe_id_max: float = float("inf")  # every cut-based level
+    cluster_radius: float = 0.0  # photons: anti-kt radius of ECAL clusters (0: one per photon)
     nonprompt_mva_shift: float = 0.0  # photons: MVA score lost by a non-prompt (π0-like) shower
 
 
@@ -99,8 +101,12 @@ def _photon() -> EGammaConfig:
         iso_cut=(0.15, 0.10, 0.07),
         id_efficiency=(0.90, 0.80, 0.70),
         nonprompt_id_factor=0.3,
-        preselection_iso=1.0,
-        merge_dr=0.05,
+        # no isolation or H/E preselection: then 13 % of the jets above 25 GeV in tt̄
+        # give a non-prompt Photon above 25 GeV and there is ~1 Photon per event, as
+        # in CMS NanoAOD tt̄ simulation (12.8 %, 1.1 per event; ../shared/data/nanoaod);
+        # the Fall17V2-like cut-based levels ask H/E < 0.06 (loose: 0.0597 barrel)
+        hoe_id_max=0.06,
+        cluster_radius=0.1,
         # isolated merged π0s pass the WP90-like cut (mvaID > -0.02) ~20 % of the time
         nonprompt_mva_shift=0.8,
     )
