@@ -277,9 +277,10 @@ def test_clear_errors(tmp_path, nanoaod_dir):
     from eventlens.modelcard import ModelCardError
     from eventlens.resources import models_dir
 
-    with pytest.raises(InputFileError, match=r"no shipped model 'dtw_cnn'; shipped: .*dtw_compact_cnn"):
+    shipped = r"no shipped model 'dtw_cnn'; shipped: .*dtw_compact_cnn"
+    with pytest.raises(InputFileError, match=shipped):
         load_model("dtw_cnn")
-    with pytest.raises(InputFileError, match="missing.onnx: no such ONNX model"):
+    with pytest.raises(InputFileError, match=r"missing\.onnx: no such ONNX model"):
         load_model(tmp_path / "missing.onnx")
     # a card whose selection block was edited is refused: it would draw other pictures
     for suffix in (".onnx", ".json"):
