@@ -24,7 +24,7 @@ COMMANDS = (
     "train", "evaluate", "export", "compare", "explain",
     "fit",
     "hgg-study",
-    "condor-pool", "condor-submit", "merge",
+    "condor-submit", "merge",
 )
 
 log = logging.getLogger("eventlens")
