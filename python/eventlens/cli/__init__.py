@@ -73,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         log.error("%s", exc)
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency (extra) not installed
+        from ..extras import missing_dependency
+
+        error = missing_dependency(exc)
+        if error is None or args.debug:
+            raise
+        log.error("eventlens %s: %s", args.command, error)
+        return 2
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130

@@ -61,7 +61,12 @@ def make_session(
         threads: intra-op threads (``None``: onnxruntime's default, all cores;
             pass 1 per worker when running several worker processes).
     """
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ModuleNotFoundError as exc:
+        from ..extras import missing_dependency
+
+        raise missing_dependency(exc) or exc from None
 
     path = Path(path)
     if not path.exists():
