@@ -22,8 +22,8 @@ for task in dtw dimuon dhjw; do
   [ -f "selected/$task/manifest.json" ] || \
     $EL select "$task" --fileset "$fileset" -o "selected/$task" --executor futures --workers 2
   $EL train "configs/train/${task}_compact_cnn.yaml" --table "selected/$task" -o "runs/${task}_compact_cnn" --resume --epochs "$EPOCHS" --no-progress
-  $EL export "runs/${task}_compact_cnn/best.pt" -o "onnx_models/${task}_compact_cnn.onnx"
+  $EL export "runs/${task}_compact_cnn/best.pt" -o "onnx_models/${task}_compact_cnn.onnx" --overwrite
 done
 # the object-table FFN for dtw: the analysis loop at ~3x the selection's cost
 $EL train configs/train/dtw_ffn.yaml --table selected/dtw -o runs/dtw_ffn --resume --epochs "$EPOCHS" --no-progress
-$EL export runs/dtw_ffn/best.pt -o onnx_models/dtw_ffn.onnx
+$EL export runs/dtw_ffn/best.pt -o onnx_models/dtw_ffn.onnx --overwrite

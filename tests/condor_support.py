@@ -1,6 +1,7 @@
 """Fixtures and helpers of the HTCondor tests (imported into conftest.py).
 
-The pool is real (eventlens.condor.pool): started once per session when it is
+The pool is real (devtools/condor_pool.py, development tooling outside the
+package, on eventlens.condor.pool's layout): started once per session when it is
 not running already, stopped at the end only if this session started it.  If
 it cannot be set up on a machine the tests are *skipped with the reason*;
 ``EVENTLENS_REQUIRE_CONDOR=1`` turns that skip into a failure.
@@ -26,9 +27,9 @@ log = logging.getLogger(__name__)
 @pytest.fixture(scope="session")
 def condor_pool() -> Iterator[Any]:
     """A running personal HTCondor pool on 127.0.0.1, or a skip that says why."""
-    from eventlens.condor.pool import PersonalPool
+    from devtools.condor_pool import PoolManager
 
-    pool = PersonalPool.default()
+    pool = PoolManager.default()
     started = False
     if not pool.is_running():
         try:

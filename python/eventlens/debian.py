@@ -2,7 +2,7 @@
 
 Why this exists: some things eventlens needs are packaged by a newer Debian
 than the machine runs (bookworm here) -- HTCondor (``condor``, for the
-personal pool in :mod:`eventlens.condor.pool`) and the ONNX Runtime C/C++ API
+personal pool of ``devtools/condor_pool.py``) and the ONNX Runtime C/C++ API
 headers (``libonnxruntime-dev``, for the C++ ``eventlens::Model``).  An apt
 with its own configuration, lists, cache and an *empty* dpkg status downloads
 them from trixie; ``dpkg-deb -x`` unpacks them into a prefix.  The system's

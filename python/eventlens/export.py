@@ -37,7 +37,15 @@ from torch import nn
 from . import __version__
 from .errors import EventLensError
 from .io import atomic_path
-from .modelcard import CARD_FORMAT, ModelCard, ModelSpec, OnnxInfo, OutputSpec, TrainingInfo
+from .modelcard import (
+    CARD_FORMAT,
+    ModelCard,
+    ModelSpec,
+    OnnxInfo,
+    OutputSpec,
+    TrainingInfo,
+    card_path,
+)
 from .modelio import checkpoint_input
 from .models import build_model, model_info
 from .render.batch import FlatObjects
@@ -253,6 +261,10 @@ def export_checkpoint(
     output = Path(output)
     if output.suffix != ".onnx":
         raise EventLensError(f"export: output {output} must end in .onnx")
+    if not overwrite:  # before any work: the model and its card are replaced together
+        for path in (output, card_path(output)):
+            if path.exists():
+                raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     torch.set_num_threads(threads)
     ckpt = load_checkpoint(checkpoint)
     info = model_info(ckpt["model"]["name"])

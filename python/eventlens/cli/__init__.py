@@ -24,7 +24,7 @@ COMMANDS = (
     "train", "evaluate", "export", "compare", "explain",
     "fit",
     "hgg-study",
-    "condor-pool", "condor-submit", "merge",
+    "condor-submit", "merge",
 )
 
 log = logging.getLogger("eventlens")
@@ -72,6 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         log.error("%s", exc)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency (extra) not installed
+        from ..extras import missing_dependency
+
+        error = missing_dependency(exc)
+        if error is None or args.debug:
+            raise
+        log.error("eventlens %s: %s", args.command, error)
         return 2
     except KeyboardInterrupt:
         log.error("interrupted")

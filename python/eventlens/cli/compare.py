@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("runs", type=Path, nargs="+", help="run folders (with metrics.json)")
-    p.add_argument("-o", "--output", type=Path, default=Path("docs/results.md"))
+    p.add_argument("-o", "--output", type=Path, default=Path("docs/results.md"),
+                   help="the results table, Markdown (default docs/results.md)")
     p.add_argument(
         "--tune-variation",
         action="append",

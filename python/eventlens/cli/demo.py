@@ -53,10 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="dtw",
         help="a task with a compact-CNN training config (configs/train/TASK_compact_cnn.yaml)",
     )
-    p.add_argument("--events-per-process", type=int, default=4000)
+    p.add_argument("--events-per-process", type=int, default=4000,
+                   help="generated events per process and sample set (default 4000)")
     p.add_argument("--epochs", type=int, default=10, help="training epochs of the compact CNN")
     p.add_argument("--jobs", type=int, default=2, help="processes for generation and coffea")
-    p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="futures")
+    p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="futures",
+                   help="coffea executor of the selection and inference (default futures)")
     p.add_argument(
         "--use-shipped-model",
         action="store_true",

@@ -32,5 +32,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="object table folder (default: the one in the run's config)",
     )
-    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-plots", action="store_true", help="metrics only, no figures")
     p.set_defaults(func=run)

@@ -2,7 +2,8 @@
 
 Exports with a dynamic batch axis at the pinned opset as one file, checks
 onnxruntime against torch (max |diff| ≤ 1e-4, asserted) and writes
-``NAME.json`` (the model card) beside it.  CHECKPOINT is a run's ``best.pt``
+``NAME.json`` (the model card) beside it.  An existing model or card is
+replaced only with ``--overwrite``.  CHECKPOINT is a run's ``best.pt``
 or its run folder; the card's metrics come from ``metrics.json`` beside it.
 """
 
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="metrics.json for the card (default: beside the checkpoint)",
     )
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch/onnxruntime threads (default 2)")
     p.add_argument(
         "--table",
         type=Path,
@@ -60,9 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="object table for the check events (default: the run's table)",
     )
     p.add_argument(
-        "--no-overwrite",
-        dest="overwrite",
-        action="store_false",
-        help="refuse to replace an existing model",
+        "--overwrite",
+        action="store_true",
+        help="replace an existing model and its card (otherwise an error, as for every command)",
     )
     p.set_defaults(func=run)

@@ -21,14 +21,18 @@ log = logging.getLogger(__name__)
 
 def run(args: argparse.Namespace) -> int:
     from ..adversarial.study import StudyPlan, parse_lambdas, run_study
+    from ..resources import config_dir
 
+    shipped_train = config_dir() / "train"
     limits = {"train": args.max_train} if args.max_train else None
     image_limits = {"train": args.image_max_train} if args.image_max_train else None
     plan = StudyPlan(
-        fcn_config=args.fcn_config,
-        ann_config=args.ann_config,
+        fcn_config=args.fcn_config or shipped_train / "hgg_fcn.yaml",
+        ann_config=args.ann_config or shipped_train / "hgg_ann.yaml",
         lambdas=parse_lambdas(args.lambdas),
-        image_config=None if args.no_image else args.image_config,
+        image_config=None
+        if args.no_image
+        else args.image_config or shipped_train / "hgg_ann_cnn.yaml",
         epochs=args.epochs,
         image_epochs=args.image_epochs,
         limits=limits,
@@ -52,9 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--table", type=Path, required=True, help="hgg object table (eventlens select)")
     p.add_argument("-o", "--output", type=Path, required=True, help="study folder")
-    p.add_argument("--fcn-config", type=Path, default=Path("configs/train/hgg_fcn.yaml"))
-    p.add_argument("--ann-config", type=Path, default=Path("configs/train/hgg_ann.yaml"))
-    p.add_argument("--image-config", type=Path, default=Path("configs/train/hgg_ann_cnn.yaml"))
+    p.add_argument("--fcn-config", type=Path, default=None,
+                   help="training config of the plain classifier (default: the shipped "
+                   "train/hgg_fcn.yaml)")
+    p.add_argument("--ann-config", type=Path, default=None,
+                   help="training config of the adversarial classifier (default: the shipped "
+                   "train/hgg_ann.yaml)")
+    p.add_argument("--image-config", type=Path, default=None,
+                   help="training config of the image variant (default: the shipped "
+                   "train/hgg_ann_cnn.yaml)")
     p.add_argument("--lambdas", nargs="+", default=["0,1,3,10,30"],
                    help="λ values of the scan (0 and the config's λ are always included)")
     p.add_argument("--epochs", type=int, default=None, help="override training.epochs (tables)")

@@ -10,16 +10,16 @@ OUT`` draws them.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .select import add_run_arguments, run_options
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..classifier import model_path
     from ..pipeline.infer import run_inference
 
     run_inference(
-        args.model,
+        model_path(args.model),
         args.fileset,
         args.output,
         scores=args.scores,
@@ -37,7 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--model", type=Path, required=True, help="model .onnx (its card .json beside it)"
+        "--model",
+        required=True,
+        metavar="NAME|PATH",
+        help="a shipped model (e.g. dtw_compact_cnn) or an exported .onnx (its card .json "
+        "beside it)",
     )
     add_run_arguments(p)
     p.add_argument("--batch-size", type=int, default=1024, help="events per onnxruntime call")

@@ -10,8 +10,9 @@ Two ways, the two CMS analysts use:
   processor with the Iterative executor and saves its output atomically, and
   ``eventlens merge`` adds the outputs, refusing to drop a missing job.
 
-:mod:`.pool` starts a real personal pool on 127.0.0.1 (Debian trixie's
-packages unpacked into a prefix) for tests and for users without a pool.
+:mod:`.pool` finds a personal pool on 127.0.0.1 when no system HTCondor is
+installed (building and starting one is development tooling:
+``devtools/condor_pool.py`` in the repository, used by the tests).
 Jobs run as an unprivileged user, so :mod:`.access` checks up front that
 every path a job needs is usable by that user.
 """

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from eventlens.errors import EventLensError
 
 from .access import Identity
-from .pool import PersonalPool
+from .pool import START_HINT, PersonalPool
 from .settings import PoolSettings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def resolve_target(settings: PoolSettings) -> PoolTarget:
         if not personal.is_running():
             raise PoolUnavailableError(
                 f"no HTCondor pool: no condor_submit on PATH and the personal pool in "
-                f"{personal.prefix} is not running (start it: condor/pool.sh start)"
+                f"{personal.prefix} is not running (start it: {START_HINT})"
             )
         who = personal.job_user
         return PoolTarget(

@@ -24,8 +24,13 @@ from ..errors import ConfigError
 #: Environment variable that points at another registry file.
 REGISTRY_ENV = "EVENTLENS_PROCESSES"
 
-#: The registry shipped with the repository.
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[3] / "configs" / "processes.yaml"
+
+
+def default_registry() -> Path:
+    """The shipped registry: ``processes.yaml`` in the config folder (``eventlens.resources``)."""
+    from ..resources import config_dir
+
+    return config_dir() / "processes.yaml"
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,7 @@ def _pileup(value: Any, where: str) -> dict[str, Any]:
 def registry_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The registry file to use: ``path``, else ``$EVENTLENS_PROCESSES``, else the shipped one."""
     chosen = (
-        Path(path) if path is not None else Path(os.environ.get(REGISTRY_ENV, DEFAULT_REGISTRY))
+        Path(path) if path is not None else Path(os.environ.get(REGISTRY_ENV) or default_registry())
     )
     if not chosen.is_file():
         hint = "" if path is not None else f" (set {REGISTRY_ENV} to a processes.yaml)"

@@ -1,14 +1,19 @@
 """ONNX Runtime inside coffea: a ``coffea.ml_tools``-style wrapper.
 
 coffea ships wrappers for TorchScript, Triton, XGBoost and TensorFlow but none
-for ONNX; :class:`OnnxWrapper` is ours, built on the same two helpers:
+for ONNX; :class:`OnnxWrapper` is ours, built the same way:
 
 * ``nonserializable_attribute`` — the ``onnxruntime.InferenceSession`` is
   created lazily, once per worker process, on first use, and is never pickled
-  (the wrapper travels to Futures/Dask/HTCondor workers as a path + settings);
-* ``numpy_call_wrapper`` — calling the wrapper with awkward arrays runs
-  ``prepare_awkward`` (e.g. render the objects as images), then the batched
-  numpy inference.
+  (the wrapper travels to Futures/Dask/HTCondor workers as a path + settings).
+  The class is vendored (:mod:`._lazy`): importing it from ``coffea.ml_tools``
+  imports torch into every worker;
+* ``numpy_call_wrapper``'s calling convention — the wrapper takes a numpy input
+  (run as is), awkward object lists (preprocessed, e.g. drawn as images, then
+  run, batch by batch) or dask-awkward object lists (the same, inside the graph,
+  partition by partition: :mod:`.partitions`).  Unlike coffea's
+  ``prepare_awkward``, the preprocessing is numpy work (the C++ renderer), so it
+  happens in the numpy stage, never on the dask collection.
 
 Execution providers: CUDA when a GPU and its libraries are usable, otherwise
 the CPU, with one log line saying which.  onnxruntime-gpu on a machine without
@@ -25,10 +30,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
-from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
 
 from ..errors import InputFileError
+from ._lazy import nonserializable_attribute
+from .partitions import is_dask_array, map_partitions
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,12 @@ def make_session(
         threads: intra-op threads (``None``: onnxruntime's default, all cores;
             pass 1 per worker when running several worker processes).
     """
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ModuleNotFoundError as exc:
+        from ..extras import missing_dependency
+
+        raise missing_dependency(exc) or exc from None
 
     path = Path(path)
     if not path.exists():
@@ -93,17 +105,24 @@ def make_session(
     return session
 
 
-class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
+class OnnxWrapper(nonserializable_attribute):
     """Batched ONNX inference for coffea processors.
+
+    ``wrapper(x)``: ``x`` a float32 numpy input → the model's output for it;
+    awkward object lists (:mod:`eventlens.objects`) → :meth:`predict`;
+    dask-awkward object lists → a lazy (N, K) dask-awkward array computed
+    partition by partition on the workers.
 
     Args:
         model_path: the ``.onnx`` file (one float input, batch axis first; the
-            output is the model's logits or probabilities, shape (N, K)).
+            outputs have shape (N, K)).
         preprocess: picklable callable turning the awkward inputs into the
             model's numpy input (e.g. :class:`eventlens.modelio.ImageInput`);
             needed only when the wrapper is called with awkward arrays.
         batch_size: events per ``session.run`` (bounds memory).
         providers, threads: see :func:`make_session`.
+        output: which graph output to return, by name (eventlens exports
+            ``logits`` and ``probabilities``) or position (default: the first).
     """
 
     def __init__(
@@ -113,9 +132,9 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
         batch_size: int = 1024,
         providers: Sequence[str] | str = "auto",
         threads: int | None = None,
+        output: str | int = 0,
     ) -> None:
         nonserializable_attribute.__init__(self, ["session"])
-        numpy_call_wrapper.__init__(self)
         if batch_size < 1:
             raise ValueError(f"batch_size = {batch_size}, must be ≥ 1")
         self.model_path = str(model_path)
@@ -123,6 +142,7 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
         self.batch_size = batch_size
         self.providers = providers
         self.threads = threads
+        self.output = output
 
     def _create_session(self) -> Any:
         # coffea unpickles the processor (and so this wrapper) for every chunk;
@@ -135,6 +155,29 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
     @property
     def input_name(self) -> str:
         return self.session.get_inputs()[0].name
+
+    @property
+    def output_name(self) -> str:
+        """The graph output the wrapper returns (see ``output``)."""
+        names = [o.name for o in self.session.get_outputs()]
+        if isinstance(self.output, int):
+            if not -len(names) <= self.output < len(names):
+                raise ValueError(
+                    f"{Path(self.model_path).name}: no output #{self.output} (outputs {names})"
+                )
+            return names[self.output]
+        if self.output not in names:
+            raise ValueError(
+                f"{Path(self.model_path).name}: no output {self.output!r} (outputs {names})"
+            )
+        return self.output
+
+    @property
+    def output_width(self) -> int:
+        """K, the width of the returned output (0 when the graph leaves it symbolic)."""
+        out = {o.name: o for o in self.session.get_outputs()}[self.output_name]
+        width = out.shape[-1] if out.shape else None
+        return width if isinstance(width, int) else 0
 
     @property
     def input_shape(self) -> list[int | str | None]:
@@ -159,11 +202,10 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
     def numpy_call(self, x: np.ndarray) -> np.ndarray:
         """Run the model in batches of ``batch_size``; returns (N, K) float32."""
         if len(x) == 0:
-            n_out = self.session.get_outputs()[0].shape[-1]
-            return np.zeros((0, n_out if isinstance(n_out, int) else 0), np.float32)
-        name = self.input_name
+            return np.zeros((0, self.output_width), np.float32)
+        name, wanted = self.input_name, [self.output_name]
         outputs = [
-            self.session.run(None, {name: x[i : i + self.batch_size]})[0]
+            self.session.run(wanted, {name: x[i : i + self.batch_size]})[0]
             for i in range(0, len(x), self.batch_size)
         ]
         return np.concatenate(outputs)
@@ -185,7 +227,22 @@ class OnnxWrapper(nonserializable_attribute, numpy_call_wrapper):
             outputs.append(self.numpy_call(x))
         return np.concatenate(outputs)
 
-    def prepare_awkward(self, *args: Any, **kwargs: Any) -> tuple[tuple, dict]:
+    def __call__(self, x: Any) -> Any:
+        """Run the model on a numpy input, awkward or dask-awkward object lists."""
+        if isinstance(x, np.ndarray):
+            self.validate_numpy_input(x)
+            return self.numpy_call(x)
         if self.preprocess is None:
-            raise TypeError("OnnxWrapper was called with awkward arrays but has no preprocess step")
-        return (self.preprocess(*args, **kwargs),), {}
+            raise TypeError(
+                f"OnnxWrapper({Path(self.model_path).name}) got {type(x).__name__}, not a numpy "
+                "input, and has no preprocess step to make one"
+            )
+        if is_dask_array(x):
+            like = np.zeros((0, self.output_width), np.float32)
+            return map_partitions(
+                self._predict_awkward, x, ak.Array(like), f"onnx-{Path(self.model_path).stem}"
+            )
+        return self.predict(x)
+
+    def _predict_awkward(self, objects: ak.Array) -> ak.Array:
+        return ak.Array(self.predict(objects))

@@ -71,10 +71,11 @@ def load_fileset(source: str | Path | Mapping[str, Any]) -> dict[str, Dataset]:
 
     Besides coffea's two plain forms, the *preprocessed* form that
     ``coffea.dataset_tools.preprocess`` writes is read: per file a mapping
-    ``{"object_path": TREE, "steps": [...], ...}`` and a ``form`` key per
-    dataset (eventlens cuts its own chunks with ``--chunksize`` and builds its
-    own branch list, so ``steps`` and ``form`` are not used).  The metadata
-    is checked up front (:func:`check_metadata`).
+    ``{"object_path": TREE, "steps": [...], "num_entries": ..., "uuid": ..., ...}``
+    and per dataset ``form`` or ``compressed_form``, ``format`` and ``did``
+    (eventlens cuts its own chunks with ``--chunksize`` and builds its own branch
+    list, so steps and forms are not used; a ``format`` other than ``root`` is
+    refused).  The metadata is checked up front (:func:`check_metadata`).
     """
     base = None
     if isinstance(source, (str, Path)):
@@ -97,9 +98,10 @@ def load_fileset(source: str | Path | Mapping[str, Any]) -> dict[str, Dataset]:
     out = {}
     for name, entry in data.items():
         if isinstance(entry, Mapping):
-            unknown = set(entry) - {"files", "metadata", "treename", "form"}
+            unknown = set(entry) - {"files", "metadata", "treename", *PREPROCESSED_KEYS}
             if unknown:
                 raise ConfigError(f"{where}: dataset {name!r} has unknown key(s) {sorted(unknown)}")
+            _check_format(entry.get("format"), where, f"dataset {name!r}")
             files, meta = entry.get("files"), entry.get("metadata") or {}
             tree = entry.get("treename", "Events")
         else:
@@ -124,6 +126,18 @@ def load_fileset(source: str | Path | Mapping[str, Any]) -> dict[str, Dataset]:
     return out
 
 
+#: Dataset keys of coffea's preprocessed filesets (coffea.dataset_tools.preprocess).
+PREPROCESSED_KEYS = ("form", "compressed_form", "format", "did")
+
+
+def _check_format(fmt: Any, where: str, what: str) -> None:
+    """A preprocessed entry's ``format``: eventlens reads ROOT NanoAOD only."""
+    if fmt not in (None, "root"):
+        raise ConfigError(
+            f"{where}: {what} has format {fmt!r}; eventlens reads ROOT NanoAOD (format 'root')"
+        )
+
+
 def _tree_of(value: Any, default: str, where: str, dataset: Any, path: Any) -> str:
     """A file's tree: a name, ``None`` (the dataset's), or a preprocessed entry's object_path."""
     if value is None:
@@ -131,6 +145,7 @@ def _tree_of(value: Any, default: str, where: str, dataset: Any, path: Any) -> s
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping) and isinstance(value.get("object_path"), str):
+        _check_format(value.get("format"), where, f"dataset {dataset!r}, file {path}")
         return value["object_path"]
     raise ConfigError(
         f"{where}: dataset {dataset!r}, file {path}: expected a tree name or "

@@ -38,7 +38,9 @@ class RenderStats:
 
     @classmethod
     def from_cpp(cls, s: Any) -> RenderStats:
-        return cls(**{f.name: int(getattr(s, f.name)) for f in dataclasses.fields(cls)})
+        """From the C++ RenderStats (PyROOT) or the C ABI's counters (a mapping)."""
+        get = s.__getitem__ if isinstance(s, dict) else lambda name: getattr(s, name)
+        return cls(**{f.name: int(get(f.name)) for f in dataclasses.fields(cls)})
 
     def __iadd__(self, other: RenderStats) -> RenderStats:
         for f in dataclasses.fields(self):
@@ -122,12 +124,10 @@ def render_flat(
     if out is None:
         out = allocate(config, n)
     check_buffer(out, config, n)
-    r = _cpp.renderer(config)
-    c = flat.columns
-    fn = r.render_batch_u8 if config.dtype == "uint8" else r.render_batch_f32
     if n == 0:
         return out, RenderStats()
-    cols = [_or_null(c[k]) for k in ("type", "pt", "eta", "phi", "charge", "btag")]
+    r, cols = _renderer_and_columns(config, flat)
+    fn = r.render_batch_u8 if config.dtype == "uint8" else r.render_batch_f32
     stats = fn(n, flat.offsets, *cols, out, out.size)
     return out, RenderStats.from_cpp(stats)
 
@@ -145,18 +145,30 @@ def render_object_index(objects: ak.Array, config: RenderConfig | None = None) -
     flat = flatten_objects(objects)
     out = np.zeros((flat.n_events, *config.shape), dtype=np.int32)
     if flat.n_events:
-        c = flat.columns
-        cols = [_or_null(c[k]) for k in ("type", "pt", "eta", "phi", "charge", "btag")]
-        _cpp.renderer(config).render_batch_index(flat.n_events, flat.offsets, *cols, out, out.size)
+        r, cols = _renderer_and_columns(config, flat)
+        r.render_batch_index(flat.n_events, flat.offsets, *cols, out, out.size)
     return out
 
 
-def _or_null(a: np.ndarray | None) -> Any:
-    """The array, or a C++ nullptr for an absent or empty column (cppyy cannot
-    pass a zero-length buffer)."""
-    if a is not None and a.size:
-        return a
-    return _cpp.root().nullptr
+_COLUMNS = ("type", "pt", "eta", "phi", "charge", "btag")
+
+
+def _renderer_and_columns(config: RenderConfig, flat: FlatObjects) -> tuple[Any, list[Any]]:
+    """The renderer for ``config`` and the columns to hand it.
+
+    The compiled library through its C ABI (:mod:`._capi`: no PyROOT, no cling in
+    the process) when installed, else PyROOT's JIT-compiled renderer, which takes a
+    C++ nullptr for an absent or empty column (cppyy cannot pass a zero-length buffer).
+    """
+    from . import _capi
+
+    c = flat.columns
+    r = _capi.renderer(config)
+    if r is not None:
+        return r, [c[k] for k in _COLUMNS]
+    null = _cpp.root().nullptr
+    return _cpp.renderer(config), [c[k] if c[k] is not None and c[k].size else null
+                                   for k in _COLUMNS]
 
 
 def render(
