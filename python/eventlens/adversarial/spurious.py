@@ -1,0 +1,353 @@
+"""Spurious signal and expected significance of the categories a classifier cut defines.
+
+For one classifier and each working point (the cut giving ε_S = 70, 50, 30,
+10 % on the test-split signal, :data:`FIT_EFFICIENCIES`) the category is
+"score > cut".  In it, with :mod:`.bkgfit`:
+
+1. **Signal model**: a double-sided Crystal Ball fitted to the category's
+   test-split H → γγ events; the expected yield S_exp is their weight sum at
+   the target luminosity (:data:`LUMI_PB`, the samples' cross-sections).
+2. **Background function**: chosen on the category's background simulation
+   by :data:`.bkgfit.RULE` (Bernstein order by F-test, then lowest AIC among
+   exponential, power law, Bernstein).
+3. **Spurious signal** S_spur: the signal yield of a signal + background fit
+   (signal shape frozen at m_H = 125 GeV, background function and yield free)
+   to the *background-only* simulation of the category, scaled to the target
+   luminosity; its uncertainty σ_MC is the simulation's statistical one (the
+   effective-count likelihood).  Compared with σ_stat, the statistical
+   uncertainty of the fitted signal yield for data at the target luminosity
+   (Asimov), and with S_exp.  Criterion (ATLAS/CMS H → γγ):
+   |S_spur| < 20 % σ_stat **or** |S_spur| < 10 % S_exp.  The verdict with the
+   simulation's precision: ``pass`` when |S_spur| + 2σ_MC is below the larger
+   threshold, ``fail`` when |S_spur| − 2σ_MC is above it, else ``undecided``;
+   ``passes_relaxed_criterion`` is ATLAS's relaxed form (max(0, |S_spur| −
+   2σ_MC) in place of |S_spur|).
+4. **Expected significance** (Asimov, :func:`.bkgfit.asimov_significance`):
+   data = S_exp × signal shape + the background function fitted in step 2,
+   with |S_spur| as a systematic on the signal yield; also without it, and at
+   |S_spur| ± σ_MC (the statistical range of the systematic).
+
+The background simulation is either a separate background-only sample (the
+study's ``--fit-table``: every event counts, none was trained on) or the
+test split's background; the other serves as a cross-check when both exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import EventLensError
+from ..training.table import ObjectTable
+from . import bkgfit
+from .sculpting import threshold_at_efficiency
+
+log = logging.getLogger(__name__)
+
+#: Signal efficiencies of the fitted categories.
+FIT_EFFICIENCIES = (0.7, 0.5, 0.3, 0.1)
+#: Target luminosity (pb⁻¹): CMS Run 2.
+LUMI_PB = 138_000.0
+#: The criterion's fractions: of σ_stat, and of S_exp.
+MAX_OVER_STAT = 0.2
+MAX_OVER_EXPECTED = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Events:
+    """Score, m_γγ and weight (yield at the target luminosity) of one sample's events."""
+
+    score: np.ndarray
+    mass: np.ndarray
+    weight: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.score)
+        if len(self.mass) != n or len(self.weight) != n:
+            raise EventLensError(f"Events: {n} scores, {len(self.mass)} masses, "
+                                 f"{len(self.weight)} weights")
+
+    def passing(self, cut: float) -> Events:
+        keep = self.score > cut
+        return Events(self.score[keep], self.mass[keep], self.weight[keep])
+
+    def histogram(self) -> bkgfit.Histogram:
+        return bkgfit.Histogram.of(self.mass, self.weight)
+
+
+def _spurious_fit(hist: bkgfit.Histogram, signal: np.ndarray,
+                  choice: bkgfit.BackgroundChoice, name: str) -> dict[str, Any]:
+    shape = bkgfit.shape_by_name(name)
+    f = bkgfit.fit_signal_plus_background(hist, signal, shape, choice.fits[name])
+    return {"spurious_signal": f.values["n_sig"], "mc_error": f.errors["n_sig"],
+            "valid": f.valid, "chi2_baker_cousins": f.cost, "n_free": f.n_free,
+            "values": f.values}
+
+
+def verdict(spur: float, mc_error: float, threshold: float) -> str:
+    """``pass``/``fail``/``undecided`` of |S_spur| < threshold given the ±2σ_MC band."""
+    a = abs(spur)
+    if a + 2.0 * mc_error < threshold:
+        return "pass"
+    if a - 2.0 * mc_error > threshold:
+        return "fail"
+    return "undecided"
+
+
+def category_fit(signal: Events, background: Events, cut: float,
+                 check: Events | None = None) -> dict[str, Any]:
+    """The numbers of one category (see the module docstring)."""
+    sig, bkg = signal.passing(cut), background.passing(cut)
+    s_hist, b_hist = sig.histogram(), bkg.histogram()
+    out: dict[str, Any] = {"cut": float(cut),
+                           "expected_signal": s_hist.total,
+                           "n_signal_mc": len(sig.score),
+                           "background_yield": b_hist.total,
+                           "n_background_mc": len(bkg.score),
+                           "n_background_mc_effective": b_hist.n_effective}
+    if b_hist.n_effective < 10 or s_hist.n_effective < 20:
+        out["skipped"] = (f"too little simulation after the cut ({len(bkg.score)} background, "
+                          f"{len(sig.score)} signal events)")
+        log.warning("category score > %.4g: %s", cut, out["skipped"])
+        return out
+    shape = bkgfit.fit_signal_shape(s_hist)
+    choice = bkgfit.choose_background(b_hist)
+    chosen = bkgfit.shape_by_name(choice.chosen)
+    b_fit = choice.fits[choice.chosen]
+    b_expected = bkgfit.expected_bins(b_fit, b_hist.edges, {"bkg": chosen})
+    by_function = {name: _spurious_fit(b_hist, shape.fractions, choice, name)
+                   for name in choice.fits}
+    main = by_function[choice.chosen]
+    spur, mc_err = main["spurious_signal"], main["mc_error"]
+    s_exp = s_hist.total
+    stat = bkgfit.expected_signal_error(b_expected, shape.fractions, chosen, b_fit)
+    threshold = max(MAX_OVER_STAT * stat, MAX_OVER_EXPECTED * s_exp)
+    relaxed = max(0.0, abs(spur) - 2.0 * mc_err)
+
+    def z(spurious: float) -> float:
+        return bkgfit.asimov_significance(s_exp, b_expected, shape.fractions, chosen, b_fit,
+                                          spurious=spurious)["z"]
+
+    z_syst = z(spur)
+    out.update({
+        "signal_shape": shape.to_dict(),
+        "background_function": choice.to_dict(),
+        "background_fit": b_fit.to_dict(),
+        "spurious_signal": spur,
+        "spurious_signal_mc_error": mc_err,
+        "spurious_pull_mc": spur / mc_err if mc_err > 0 else None,
+        "stat_error": stat,
+        "spurious_over_stat": spur / stat if stat > 0 else None,
+        "spurious_over_stat_mc_error": mc_err / stat if stat > 0 else None,
+        "spurious_over_expected": spur / s_exp if s_exp > 0 else None,
+        "spurious_over_expected_mc_error": mc_err / s_exp if s_exp > 0 else None,
+        "passes_spurious_criterion": bool(abs(spur) < threshold),
+        "criterion_threshold": threshold,
+        "spurious_verdict": verdict(spur, mc_err, threshold),
+        "passes_relaxed_criterion": bool(relaxed < threshold),
+        "passes_with_any_function": bool(any(
+            abs(v["spurious_signal"]) < threshold for v in by_function.values())),
+        "spurious_by_function": by_function,
+        "expected_significance": z_syst,
+        "expected_significance_range": [z(abs(spur) + mc_err), z(max(0.0, abs(spur) - mc_err))],
+        "expected_significance_no_systematic": z(0.0),
+    })
+    if check is not None:
+        c_hist = check.passing(cut).histogram()
+        if c_hist.n_effective >= 10:
+            out["cross_check"] = {
+                "n_background_mc": int((check.score > cut).sum()),
+                "background_yield": c_hist.total,
+                **_spurious_fit(c_hist, shape.fractions, choice, choice.chosen)}
+    return out
+
+
+def run_fit(signal: Events, background: Events, check: Events | None = None,
+            efficiencies: Sequence[float] = FIT_EFFICIENCIES) -> dict[str, Any]:
+    """:func:`category_fit` at each working point; keys "0.7", "0.5", ... plus ``best``
+    (the working point of highest expected significance with the systematic)."""
+    out: dict[str, Any] = {}
+    for eff in efficiencies:
+        cut = threshold_at_efficiency(signal.score, signal.weight, eff)
+        entry = category_fit(signal, background, cut, check)
+        entry["eps_s"] = float(eff)
+        entry["eps_b"] = (entry["background_yield"] / background.weight.sum()
+                          if background.weight.sum() > 0 else None)
+        out[f"{eff:g}"] = entry
+        log.info("eps_S %.0f %%: S_exp %.1f, B %.0f, S_spur %.1f ± %.1f (%s), Z %.2f", 100 * eff,
+                 entry["expected_signal"], entry["background_yield"],
+                 entry.get("spurious_signal", math.nan),
+                 entry.get("spurious_signal_mc_error", math.nan),
+                 entry.get("spurious_verdict", "-"), entry.get("expected_significance", math.nan))
+    return {"working_points": out, "best": best_working_point(out)}
+
+
+def best_working_point(points: dict[str, Any]) -> str | None:
+    """Key of the working point with the highest expected significance (with systematic)."""
+    scored = {k: v["expected_significance"] for k, v in points.items()
+              if v.get("expected_significance") is not None}
+    return max(scored, key=lambda k: scored[k]) if scored else None
+
+
+def compare(fits: dict[str, dict[str, Any]], baseline: str, adversarial: str) -> dict[str, Any]:
+    """The issue's hypothesis for one pair of runs, from their ``fit`` blocks.
+
+    At the adversarial run's best working point: does it pass the criterion where the
+    baseline at the same ε_S fails?  Is its best expected significance (with the
+    spurious-signal systematic) at least the baseline's?  Both with the statistical
+    ranges (±2σ_MC verdicts; significance at |S_spur| ± σ_MC)."""
+    a, b = fits[adversarial], fits[baseline]
+    key = a["best"]
+    if key is None or b["best"] is None:
+        return {"baseline": baseline, "adversarial": adversarial, "decided": False,
+                "reason": "a run has no fitted working point"}
+    pa, pb = a["working_points"][key], b["working_points"][key]
+    pbest = b["working_points"][b["best"]]
+    za, zb = pa["expected_significance"], pbest["expected_significance"]
+    ra, rb = pa["expected_significance_range"], pbest["expected_significance_range"]
+    pass_where_fails = bool(pa.get("passes_spurious_criterion")
+                            and not pb.get("passes_spurious_criterion", True))
+    return {
+        "baseline": baseline, "adversarial": adversarial,
+        "adversarial_best_eps_s": key, "baseline_best_eps_s": b["best"],
+        "adversarial_at_best": {k: pa.get(k) for k in _SUMMARY_KEYS},
+        "baseline_at_same_eps_s": {k: pb.get(k) for k in _SUMMARY_KEYS},
+        "baseline_at_its_best": {k: pbest.get(k) for k in _SUMMARY_KEYS},
+        "passes_where_baseline_fails": pass_where_fails,
+        "passes_where_baseline_fails_with_mc_precision": bool(
+            pa.get("spurious_verdict") == "pass" and pb.get("spurious_verdict") == "fail"),
+        "significance_at_least_baseline": bool(za >= zb),
+        "significance_at_least_baseline_within_ranges": (
+            "yes" if min(ra) >= max(rb) else "no" if max(ra) < min(rb) else "overlapping"),
+        "hypothesis_holds": bool(pass_where_fails and za >= zb),
+    }
+
+
+_SUMMARY_KEYS = ("cut", "expected_signal", "background_yield", "spurious_signal",
+                 "spurious_signal_mc_error", "stat_error", "spurious_over_stat",
+                 "spurious_over_expected", "passes_spurious_criterion", "spurious_verdict",
+                 "passes_relaxed_criterion", "expected_significance",
+                 "expected_significance_range", "expected_significance_no_systematic")
+
+
+# --- the study's runs ------------------------------------------------------------------------
+
+#: How the separate background sample is normalised: ``table`` scales its total selected
+#: background yield to the training table's (the reference simulation), ``sample`` keeps
+#: its own σ·L/Σw weights.
+NORMALISATIONS = ("table", "sample")
+
+
+def _lumi_scale(table: ObjectTable, lumi_pb: float) -> float:
+    lumi = table.manifest.get("luminosity_pb")
+    if not lumi or lumi <= 0:
+        raise EventLensError(f"{table.path}: manifest has no luminosity_pb; the weights need "
+                             "it to be scaled to the target luminosity (rewrite the table with "
+                             "`eventlens select`)")
+    return lumi_pb / float(lumi)
+
+
+def _class_index(table: ObjectTable, name: str) -> int:
+    if name not in table.classes:
+        raise EventLensError(f"{table.path}: no class {name!r} (classes {table.classes})")
+    return table.classes.index(name)
+
+
+@dataclasses.dataclass
+class StudySamples:
+    """Per-run events for the fits, and what they are (for ``results.json``)."""
+
+    signal: dict[str, Events]
+    background: dict[str, Events]
+    check: dict[str, Events | None]
+    info: dict[str, Any]
+
+
+def study_samples(runs: dict[str, str | Path], table: ObjectTable,
+                  fit_table: ObjectTable | None = None, lumi_pb: float = LUMI_PB,
+                  normalisation: str = "table", background_class: str = "background"
+                  ) -> StudySamples:
+    """Signal (test split) and background (``fit_table``, else the test split) events
+    of every run, weighted to ``lumi_pb``.
+
+    Test-split weights are divided by the split's share of the class's weight in the
+    table, so the test events stand for the whole sample."""
+    from .report import table_scores, test_scores
+
+    if normalisation not in NORMALISATIONS:
+        raise EventLensError(f"fit normalisation {normalisation!r}: use one of {NORMALISATIONS}")
+    scale = _lumi_scale(table, lumi_pb)
+    b_idx = _class_index(table, background_class)
+    total_bkg = float(table.weight[table.label == b_idx].sum()) * scale
+    out = StudySamples({}, {}, {}, {"luminosity_pb": lumi_pb,
+                                    "table_luminosity_pb": table.manifest.get("luminosity_pb"),
+                                    "background_yield_table": total_bkg})
+    fit_w: np.ndarray | None = None
+    fit_idx: np.ndarray | None = None
+    if fit_table is not None:
+        fb = _class_index(fit_table, background_class)
+        fit_idx = np.flatnonzero(fit_table.label == fb)
+        if fit_idx.size == 0:
+            raise EventLensError(f"{fit_table.path}: no {background_class!r} events to fit")
+        fit_w = fit_table.weight[fit_idx] * _lumi_scale(fit_table, lumi_pb)
+        own = float(fit_w.sum())
+        if normalisation == "table":
+            fit_w = fit_w * (total_bkg / own)
+        out.info.update({"fit_table": str(fit_table.path), "normalisation": normalisation,
+                         "fit_table_background_events": int(fit_idx.size),
+                         "fit_table_background_yield_own": own,
+                         "fit_table_background_yield_used": float(fit_w.sum()),
+                         "fit_table_datasets": fit_table.manifest.get("datasets")})
+    for name, rundir in runs.items():
+        t = test_scores(rundir)
+        sig, bkg = t["is_signal"], t["label"] == b_idx
+        w = t["weight"] * scale
+        f_sig = float(t["weight"][sig].sum() / table.weight[table.label != b_idx].sum())
+        f_bkg = float(t["weight"][bkg].sum() / table.weight[table.label == b_idx].sum())
+        out.signal[name] = Events(t["score"][sig], t["mass"][sig], w[sig] / f_sig)
+        test_bkg = Events(t["score"][bkg], t["mass"][bkg], w[bkg] / f_bkg)
+        if fit_table is not None:
+            assert fit_idx is not None and fit_w is not None
+            log.info("%s: scoring %d background events of %s", name, fit_idx.size,
+                     fit_table.path)
+            score = table_scores(rundir, fit_table, fit_idx)
+            out.background[name] = Events(score, fit_table.mass[fit_idx].astype(np.float64),
+                                          fit_w)
+            out.check[name] = test_bkg
+        else:
+            out.background[name] = test_bkg
+            out.check[name] = None
+        out.info.setdefault("test_fraction", {})[name] = {"signal": f_sig, "background": f_bkg}
+    return out
+
+
+def sample_agreement(a: Events, b: Events, cuts: dict[str, float]) -> dict[str, Any]:
+    """How well two background samples agree (the fit sample vs the test split): the
+    JSD of their m_γγ shapes and each cut's background efficiency in both, with the
+    binomial uncertainty from the effective counts."""
+    from .sculpting import jensen_shannon, random_cut_jsd, shape
+
+    def eff(ev: Events, cut: float) -> tuple[float, float]:
+        w = ev.weight
+        p = float(w[ev.score > cut].sum() / w.sum())
+        n_eff = w.sum() ** 2 / (w * w).sum()
+        return p, math.sqrt(max(p * (1 - p), 0.0) / n_eff)
+
+    small = a if len(a.mass) < len(b.mass) else b
+    large = b if small is a else a
+    out: dict[str, Any] = {
+        "jsd_mass": jensen_shannon(shape(a.mass, a.weight), shape(b.mass, b.weight)),
+        "jsd_mass_floor": random_cut_jsd(large.mass, large.weight, len(small.mass)),
+        "eps_b": {}}
+    for key, cut in cuts.items():
+        (pa, ea), (pb, eb) = eff(a, cut), eff(b, cut)
+        out["eps_b"][key] = {"fit_sample": pa, "fit_sample_error": ea, "test_split": pb,
+                             "test_split_error": eb,
+                             "pull": (pa - pb) / math.hypot(ea, eb) if ea or eb else None}
+    return out
