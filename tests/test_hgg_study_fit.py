@@ -83,3 +83,23 @@ def test_hgg_study_writes_the_fit_blocks(tmp_path: Path) -> None:
     assert "Background fit: spurious signal" in md and "Hypothesis" in md
     figures = {Path(p).name for p in results["figures"]}
     assert {"significance.png", "fit_eps50.png"} <= figures
+
+
+def test_publish_copies_results_and_figures_and_keeps_the_readme(tmp_path: Path) -> None:
+    from eventlens.adversarial.study import publish
+    from eventlens.errors import EventLensError
+
+    out, docs = tmp_path / "study", tmp_path / "docs"
+    (out / "figures").mkdir(parents=True)
+    docs.mkdir()
+    (docs / "README.md").write_text("how it was made")
+    with pytest.raises(EventLensError, match="run the study first"):
+        publish(out, docs)
+    (out / "results.json").write_text("{}")
+    (out / "results.md").write_text("# r")
+    (out / "figures" / "significance.png").write_bytes(b"png")
+    written = publish(out, docs)
+    assert {p.relative_to(docs).as_posix() for p in written} == {
+        "results.json", "results.md", "figures/significance.png"}
+    assert (docs / "README.md").read_text() == "how it was made"
+    assert (docs / "figures" / "significance.png").read_bytes() == b"png"
