@@ -144,3 +144,21 @@ def test_verdict_uses_the_mc_band() -> None:
     assert spurious.verdict(1.0, 1.0, 10.0) == "pass"
     assert spurious.verdict(-20.0, 2.0, 10.0) == "fail"
     assert spurious.verdict(9.0, 2.0, 10.0) == "undecided"
+
+
+def test_sample_agreement_sees_a_different_spectrum() -> None:
+    """Two samples of one spectrum agree (χ² p-value not tiny, small pulls); a sample
+    with a bump at 125 GeV is flagged in the window fraction and the shape χ²."""
+    rng = np.random.default_rng(9)
+    a = spurious.Events(rng.uniform(size=40_000), toy_background(rng, 40_000),
+                        np.full(40_000, 0.5))
+    b = spurious.Events(rng.uniform(size=4000), toy_background(rng, 4000), np.full(4000, 5.0))
+    same = spurious.sample_agreement(a, b, {"0.5": 0.5})["cuts"]
+    assert same["none"]["shape"]["p_value"] > 0.001
+    assert abs(same["0.5"]["window_fraction"]["pull"]) < 3
+    assert same["none"]["eps_b"]["fit_sample"][0] == pytest.approx(1.0)
+    m_c = np.r_[toy_background(rng, 4000), rng.normal(125.0, 3.0, 400)]
+    c = spurious.Events(rng.uniform(size=m_c.size), m_c, np.full(m_c.size, 5.0))
+    other = spurious.sample_agreement(a, c, {"0.5": 0.5})["cuts"]
+    assert other["none"]["window_fraction"]["pull"] < -5
+    assert other["none"]["shape"]["p_value"] < 1e-6

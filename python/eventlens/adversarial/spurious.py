@@ -161,10 +161,12 @@ def category_fit(signal: Events, background: Events, cut: float,
     if check is not None:
         c_hist = check.passing(cut).histogram()
         if c_hist.n_effective >= 10:
+            cc = _spurious_fit(c_hist, shape.fractions, choice, choice.chosen)
             out["cross_check"] = {
                 "n_background_mc": int((check.score > cut).sum()),
-                "background_yield": c_hist.total,
-                **_spurious_fit(c_hist, shape.fractions, choice, choice.chosen)}
+                "background_yield": c_hist.total, **cc,
+                "pull_vs_main": (spur - cc["spurious_signal"]) / math.hypot(mc_err, cc["mc_error"])
+                if mc_err > 0 or cc["mc_error"] > 0 else None}
     return out
 
 
@@ -327,27 +329,68 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
     return out
 
 
-def sample_agreement(a: Events, b: Events, cuts: dict[str, float]) -> dict[str, Any]:
-    """How well two background samples agree (the fit sample vs the test split): the
-    JSD of their m_γγ shapes and each cut's background efficiency in both, with the
-    binomial uncertainty from the effective counts."""
-    from .sculpting import jensen_shannon, random_cut_jsd, shape
+#: Coarse m_γγ binning of the sample-agreement χ² (10 GeV).
+AGREEMENT_EDGES = np.linspace(bkgfit.MASS_RANGE[0], bkgfit.MASS_RANGE[1], 9)
+#: The window whose background fraction the agreement compares.
+AGREEMENT_WINDOW = (120.0, 130.0)
 
-    def eff(ev: Events, cut: float) -> tuple[float, float]:
-        w = ev.weight
-        p = float(w[ev.score > cut].sum() / w.sum())
-        n_eff = w.sum() ** 2 / (w * w).sum()
-        return p, math.sqrt(max(p * (1 - p), 0.0) / n_eff)
 
-    small = a if len(a.mass) < len(b.mass) else b
-    large = b if small is a else a
-    out: dict[str, Any] = {
-        "jsd_mass": jensen_shannon(shape(a.mass, a.weight), shape(b.mass, b.weight)),
-        "jsd_mass_floor": random_cut_jsd(large.mass, large.weight, len(small.mass)),
-        "eps_b": {}}
-    for key, cut in cuts.items():
-        (pa, ea), (pb, eb) = eff(a, cut), eff(b, cut)
-        out["eps_b"][key] = {"fit_sample": pa, "fit_sample_error": ea, "test_split": pb,
-                             "test_split_error": eb,
-                             "pull": (pa - pb) / math.hypot(ea, eb) if ea or eb else None}
+def _fraction(ev: Events, keep: np.ndarray) -> tuple[float, float]:
+    """Weighted fraction of ``ev`` in ``keep`` and its binomial error (effective counts)."""
+    w = ev.weight
+    total = float(w.sum())
+    if total <= 0:
+        return math.nan, math.nan
+    p = float(w[keep].sum()) / total
+    n_eff = total ** 2 / float((w * w).sum())
+    return p, math.sqrt(max(p * (1.0 - p), 0.0) / n_eff)
+
+
+def _pull(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+    err = math.hypot(a[1], b[1])
+    return (a[0] - b[0]) / err if err > 0 else None
+
+
+def shape_chi2(a: Events, b: Events, edges: np.ndarray = AGREEMENT_EDGES) -> dict[str, Any]:
+    """Two-sample χ² of the unit-area m_γγ shapes of two weighted samples (bins with
+    content; σ² per bin from Σw² of each sample, normalised), its ndof and p-value."""
+    from scipy.stats import chi2
+
+    ha, _ = np.histogram(a.mass, edges, weights=a.weight)
+    hb, _ = np.histogram(b.mass, edges, weights=b.weight)
+    va, _ = np.histogram(a.mass, edges, weights=a.weight ** 2)
+    vb, _ = np.histogram(b.mass, edges, weights=b.weight ** 2)
+    sa, sb = ha.sum(), hb.sum()
+    if sa <= 0 or sb <= 0:
+        return {"chi2": None, "ndof": 0, "p_value": None}
+    var = va / sa ** 2 + vb / sb ** 2
+    ok = var > 0
+    value = float(np.sum((ha[ok] / sa - hb[ok] / sb) ** 2 / var[ok]))
+    ndof = int(ok.sum()) - 1
+    return {"chi2": value, "ndof": ndof,
+            "p_value": float(chi2.sf(value, ndof)) if ndof > 0 else None}
+
+
+def sample_agreement(fit_sample: Events, test_split: Events,
+                     cuts: dict[str, float]) -> dict[str, Any]:
+    """Whether the separate background sample (``fit_sample``) and the test split's
+    background are the same physics, before and after each cut: the background
+    efficiency of the cut in both, the fraction of the passing background in
+    120–130 GeV in both (with binomial errors and their pull), and the two-sample χ²
+    of the m_γγ shapes in 10 GeV bins."""
+    out: dict[str, Any] = {"window_gev": list(AGREEMENT_WINDOW), "cuts": {}}
+    lo, hi = AGREEMENT_WINDOW
+    for key, cut in {"none": -math.inf, **cuts}.items():
+        fa, fb = fit_sample.passing(cut), test_split.passing(cut)
+        eff_a = _fraction(fit_sample, fit_sample.score > cut)
+        eff_b = _fraction(test_split, test_split.score > cut)
+        win_a = _fraction(fa, (fa.mass > lo) & (fa.mass < hi))
+        win_b = _fraction(fb, (fb.mass > lo) & (fb.mass < hi))
+        out["cuts"][key] = {
+            "eps_b": {"fit_sample": eff_a, "test_split": eff_b, "pull": _pull(eff_a, eff_b)},
+            "window_fraction": {"fit_sample": win_a, "test_split": win_b,
+                                "pull": _pull(win_a, win_b)},
+            "shape": shape_chi2(fa, fb),
+            "n_events": {"fit_sample": len(fa.mass), "test_split": len(fb.mass)},
+        }
     return out
