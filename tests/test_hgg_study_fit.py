@@ -103,3 +103,20 @@ def test_publish_copies_results_and_figures_and_keeps_the_readme(tmp_path: Path)
         "results.json", "results.md", "figures/significance.png"}
     assert (docs / "README.md").read_text() == "how it was made"
     assert (docs / "figures" / "significance.png").read_bytes() == b"png"
+
+
+def test_study_reuses_a_plain_run_whose_best_epoch_is_not_the_last(tmp_path, monkeypatch):
+    """A plain (early-stopping) run saves best.pt at its best epoch with finished = False;
+    whether the run ended is last.pt's state, so the study reuses it."""
+    from eventlens.adversarial import study
+    from eventlens.adversarial.config import load
+
+    train, _ = load(REPO / "configs/train/hgg_fcn.yaml")
+    for name in ("best.pt", "last.pt", "test_predictions.npz"):
+        (tmp_path / name).write_bytes(b"")
+    stored = {"best.pt": {"config": train.to_dict(), "finished": False},
+              "last.pt": {"config": train.to_dict(), "finished": True}}
+    monkeypatch.setattr(study, "load_checkpoint", lambda path: stored[Path(path).name])
+    assert study._same_run(tmp_path, train, None)
+    stored["last.pt"]["finished"] = False  # interrupted: retrain
+    assert not study._same_run(tmp_path, train, None)

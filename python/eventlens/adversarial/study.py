@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import EventLensError
 from ..io import atomic_path, write_json
-from ..training.checkpoint import BEST, load_checkpoint
+from ..training.checkpoint import BEST, LAST, load_checkpoint
 from ..training.config import TrainConfig
 from ..training.table import ObjectTable, read_table
 from .config import AdversaryConfig, load
@@ -84,7 +84,10 @@ def _same_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None) -> 
     except EventLensError:
         config = ckpt["config"]
     same = config == train.to_dict() and stored == (adv.to_dict() if adv else None)
-    return bool(same and ckpt.get("finished", True))
+    # Whether training ended is the run's state, kept in last.pt: a plain run saves best.pt
+    # at its best epoch, which is rarely the last one, so best.pt says "not finished".
+    state = load_checkpoint(rundir / LAST) if (rundir / LAST).exists() else ckpt
+    return bool(same and state.get("finished", True))
 
 
 def train_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None, table: ObjectTable,
