@@ -156,9 +156,22 @@ def test_sample_agreement_sees_a_different_spectrum() -> None:
     same = spurious.sample_agreement(a, b, {"0.5": 0.5})["cuts"]
     assert same["none"]["shape"]["p_value"] > 0.001
     assert abs(same["0.5"]["window_fraction"]["pull"]) < 3
-    assert same["none"]["eps_b"]["fit_sample"][0] == pytest.approx(1.0)
+    assert same["none"]["eps_b"]["fit_sample"] == pytest.approx(1.0)
+    assert same["0.5"]["eps_b"]["pull"] is not None and abs(same["0.5"]["eps_b"]["pull"]) < 3
     m_c = np.r_[toy_background(rng, 4000), rng.normal(125.0, 3.0, 400)]
     c = spurious.Events(rng.uniform(size=m_c.size), m_c, np.full(m_c.size, 5.0))
     other = spurious.sample_agreement(a, c, {"0.5": 0.5})["cuts"]
     assert other["none"]["window_fraction"]["pull"] < -5
     assert other["none"]["shape"]["p_value"] < 1e-6
+
+
+def test_agreement_with_an_empty_passing_sample_has_a_finite_pull() -> None:
+    """No test events pass a tight cut: the pooled error still gives a finite pull."""
+    rng = np.random.default_rng(10)
+    a = spurious.Events(rng.uniform(size=20_000), toy_background(rng, 20_000),
+                        np.full(20_000, 1.0))
+    b = spurious.Events(rng.uniform(size=200), toy_background(rng, 200), np.full(200, 100.0))
+    cut = float(np.sort(b.score)[-1])  # nothing of b passes, 0.0x % of a does
+    eps = spurious.sample_agreement(a, b, {"tight": cut})["cuts"]["tight"]["eps_b"]
+    assert eps["test_split"] == 0.0
+    assert eps["pull"] is not None and abs(eps["pull"]) < 3

@@ -79,6 +79,9 @@ def test_hgg_study_writes_the_fit_blocks(tmp_path: Path) -> None:
     # normalised to the training table's background: 1 fb⁻¹ of toy → 138 fb⁻¹
     assert info["fit_table_background_yield_used"] == pytest.approx(info["background_yield_table"])
     assert "hypothesis" in saved["fit_summary"]
+    inclusive = saved["fit_summary"]["inclusive"]  # no cut, unsculpted: no spurious signal
+    assert abs(inclusive["spurious_signal"]) < 3 * inclusive["spurious_signal_mc_error"]
+    assert "agreement_with_table" in inclusive
     md = (tmp_path / "study" / "results.md").read_text()
     assert "Background fit: spurious signal" in md and "Hypothesis" in md
     figures = {Path(p).name for p in results["figures"]}

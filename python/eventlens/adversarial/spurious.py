@@ -35,6 +35,7 @@ test split's background; the other serves as a cross-check when both exist.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -269,6 +270,11 @@ class StudySamples:
     background: dict[str, Events]
     check: dict[str, Events | None]
     info: dict[str, Any]
+    #: Every background event of the training table (all splits; score 0): the
+    #: inclusive category needs no classifier, so no event of it is biased.
+    table_background: Events | None = None
+    #: Every background event of the fit table (score 0), if there is one.
+    fit_background: Events | None = None
 
 
 def study_samples(runs: dict[str, str | Path], table: ObjectTable,
@@ -280,16 +286,20 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
 
     Test-split weights are divided by the split's share of the class's weight in the
     table, so the test events stand for the whole sample."""
-    from .report import table_scores, test_scores
+    from .report import test_scores
 
     if normalisation not in NORMALISATIONS:
         raise EventLensError(f"fit normalisation {normalisation!r}: use one of {NORMALISATIONS}")
     scale = _lumi_scale(table, lumi_pb)
     b_idx = _class_index(table, background_class)
     total_bkg = float(table.weight[table.label == b_idx].sum()) * scale
+    is_b = table.label == b_idx
     out = StudySamples({}, {}, {}, {"luminosity_pb": lumi_pb,
                                     "table_luminosity_pb": table.manifest.get("luminosity_pb"),
                                     "background_yield_table": total_bkg})
+    out.table_background = Events(np.zeros(int(is_b.sum())),
+                                  table.mass[is_b].astype(np.float64),
+                                  table.weight[is_b] * scale)
     fit_w: np.ndarray | None = None
     fit_idx: np.ndarray | None = None
     if fit_table is not None:
@@ -301,6 +311,8 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
         own = float(fit_w.sum())
         if normalisation == "table":
             fit_w = fit_w * (total_bkg / own)
+        out.fit_background = Events(np.zeros(fit_idx.size),
+                                    fit_table.mass[fit_idx].astype(np.float64), fit_w)
         out.info.update({"fit_table": str(fit_table.path), "normalisation": normalisation,
                          "fit_table_background_events": int(fit_idx.size),
                          "fit_table_background_yield_own": own,
@@ -316,9 +328,7 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
         test_bkg = Events(t["score"][bkg], t["mass"][bkg], w[bkg] / f_bkg)
         if fit_table is not None:
             assert fit_idx is not None and fit_w is not None
-            log.info("%s: scoring %d background events of %s", name, fit_idx.size,
-                     fit_table.path)
-            score = table_scores(rundir, fit_table, fit_idx)
+            score = cached_table_scores(rundir, fit_table, fit_idx)
             out.background[name] = Events(score, fit_table.mass[fit_idx].astype(np.float64),
                                           fit_w)
             out.check[name] = test_bkg
@@ -329,46 +339,108 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
     return out
 
 
+FIT_SCORES = "fit_scores.npz"
+
+
+def _fingerprint(rundir: Path, table: ObjectTable, idx: np.ndarray) -> str:
+    """What the scores depend on: the model (best.pt's bytes), the table (its manifest)
+    and which events."""
+    import hashlib
+
+    from ..training.checkpoint import BEST
+
+    h = hashlib.sha256()
+    h.update((rundir / BEST).read_bytes())
+    h.update(json.dumps(table.manifest, sort_keys=True, default=str).encode())
+    h.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def cached_table_scores(rundir: str | Path, table: ObjectTable, idx: np.ndarray) -> np.ndarray:
+    """:func:`.report.table_scores`, kept in ``rundir/fit_scores.npz`` with a fingerprint
+    of model, table and events: scoring 2·10⁵ events with the image CNN takes minutes, and a
+    rerun of the study (new fits, --publish) should not repeat it."""
+    from ..io import write_npz
+    from .report import table_scores
+
+    rundir = Path(rundir)
+    key = _fingerprint(rundir, table, idx)
+    path = rundir / FIT_SCORES
+    if path.exists():
+        with np.load(path) as data:
+            if str(data["fingerprint"]) == key:
+                log.info("%s: fit-sample scores from %s", rundir, path)
+                return data["score"].astype(np.float64)
+    log.info("%s: scoring %d events of %s", rundir, len(idx), table.path)
+    score = table_scores(rundir, table, idx)
+    write_npz(path, score=score, fingerprint=np.array(key))
+    return score
+
+
 #: Coarse m_γγ binning of the sample-agreement χ² (10 GeV).
 AGREEMENT_EDGES = np.linspace(bkgfit.MASS_RANGE[0], bkgfit.MASS_RANGE[1], 9)
 #: The window whose background fraction the agreement compares.
 AGREEMENT_WINDOW = (120.0, 130.0)
 
 
-def _fraction(ev: Events, keep: np.ndarray) -> tuple[float, float]:
-    """Weighted fraction of ``ev`` in ``keep`` and its binomial error (effective counts)."""
-    w = ev.weight
-    total = float(w.sum())
-    if total <= 0:
-        return math.nan, math.nan
-    p = float(w[keep].sum()) / total
-    n_eff = total ** 2 / float((w * w).sum())
-    return p, math.sqrt(max(p * (1.0 - p), 0.0) / n_eff)
+def _n_eff(w: np.ndarray) -> float:
+    s2 = float((w * w).sum())
+    return float(w.sum()) ** 2 / s2 if s2 > 0 else 0.0
 
 
-def _pull(a: tuple[float, float], b: tuple[float, float]) -> float | None:
-    err = math.hypot(a[1], b[1])
-    return (a[0] - b[0]) / err if err > 0 else None
+def _compare_fractions(a: Events, keep_a: np.ndarray, b: Events,
+                       keep_b: np.ndarray) -> dict[str, Any]:
+    """Weighted fractions of ``a`` in ``keep_a`` and ``b`` in ``keep_b`` and their pull,
+    the error from the pooled fraction (the hypothesis that both samples are one
+    population; an empty or tiny sample then still has an honest error)."""
+    na, nb = _n_eff(a.weight), _n_eff(b.weight)
+    if na <= 0 or nb <= 0:
+        return {"fit_sample": None, "test_split": None, "pull": None}
+    pa = float(a.weight[keep_a].sum() / a.weight.sum())
+    pb = float(b.weight[keep_b].sum() / b.weight.sum())
+    pooled = (pa * na + pb * nb) / (na + nb)
+    err = math.sqrt(max(pooled * (1.0 - pooled), 0.0) * (1.0 / na + 1.0 / nb))
+    return {"fit_sample": pa, "test_split": pb, "n_effective": [na, nb],
+            "pull": (pa - pb) / err if err > 0 else None}
 
 
 def shape_chi2(a: Events, b: Events, edges: np.ndarray = AGREEMENT_EDGES) -> dict[str, Any]:
-    """Two-sample χ² of the unit-area m_γγ shapes of two weighted samples (bins with
-    content; σ² per bin from Σw² of each sample, normalised), its ndof and p-value."""
+    """Two-sample χ² of the unit-area m_γγ shapes of two weighted samples: per bin
+    (p̂_a − p̂_b)² / [p̂ (1/n_a + 1/n_b)], p̂ the pooled fraction and n the effective
+    counts; its ndof (bins − 1) and p-value (asymptotic: rough below ~5 events a bin)."""
     from scipy.stats import chi2
 
+    na, nb = _n_eff(a.weight), _n_eff(b.weight)
+    if na <= 0 or nb <= 0:
+        return {"chi2": None, "ndof": 0, "p_value": None}
     ha, _ = np.histogram(a.mass, edges, weights=a.weight)
     hb, _ = np.histogram(b.mass, edges, weights=b.weight)
-    va, _ = np.histogram(a.mass, edges, weights=a.weight ** 2)
-    vb, _ = np.histogram(b.mass, edges, weights=b.weight ** 2)
-    sa, sb = ha.sum(), hb.sum()
-    if sa <= 0 or sb <= 0:
-        return {"chi2": None, "ndof": 0, "p_value": None}
-    var = va / sa ** 2 + vb / sb ** 2
-    ok = var > 0
-    value = float(np.sum((ha[ok] / sa - hb[ok] / sb) ** 2 / var[ok]))
+    pa, pb = ha / a.weight.sum(), hb / b.weight.sum()
+    pooled = (pa * na + pb * nb) / (na + nb)
+    ok = pooled > 0
+    value = float(np.sum((pa[ok] - pb[ok]) ** 2 / (pooled[ok] * (1.0 / na + 1.0 / nb))))
     ndof = int(ok.sum()) - 1
-    return {"chi2": value, "ndof": ndof,
+    return {"chi2": value, "ndof": ndof, "n_effective": [na, nb],
             "p_value": float(chi2.sf(value, ndof)) if ndof > 0 else None}
+
+
+def inclusive_fit(samples: StudySamples) -> dict[str, Any]:
+    """The category of all selected events (no classifier): the spurious signal of the
+    unsculpted γγ continuum, the reference every cut is compared with.  Background: the
+    fit table if there is one (cross-check: every background event of the training
+    table), else the training table's."""
+    first = next(iter(samples.signal.values()))
+    signal = Events(np.zeros(len(first.mass)), first.mass, first.weight)
+    assert samples.table_background is not None
+    main, check = samples.table_background, None
+    if samples.fit_background is not None:
+        main, check = samples.fit_background, samples.table_background
+    out = category_fit(signal, main, -1.0, check)
+    out["cut"] = None
+    out["eps_s"] = 1.0
+    if check is not None:
+        out["agreement_with_table"] = sample_agreement(main, check, {})
+    return out
 
 
 def sample_agreement(fit_sample: Events, test_split: Events,
@@ -376,20 +448,17 @@ def sample_agreement(fit_sample: Events, test_split: Events,
     """Whether the separate background sample (``fit_sample``) and the test split's
     background are the same physics, before and after each cut: the background
     efficiency of the cut in both, the fraction of the passing background in
-    120–130 GeV in both (with binomial errors and their pull), and the two-sample χ²
-    of the m_γγ shapes in 10 GeV bins."""
+    120–130 GeV in both (with their pull), and the two-sample χ² of the m_γγ shapes in
+    10 GeV bins."""
     out: dict[str, Any] = {"window_gev": list(AGREEMENT_WINDOW), "cuts": {}}
     lo, hi = AGREEMENT_WINDOW
     for key, cut in {"none": -math.inf, **cuts}.items():
         fa, fb = fit_sample.passing(cut), test_split.passing(cut)
-        eff_a = _fraction(fit_sample, fit_sample.score > cut)
-        eff_b = _fraction(test_split, test_split.score > cut)
-        win_a = _fraction(fa, (fa.mass > lo) & (fa.mass < hi))
-        win_b = _fraction(fb, (fb.mass > lo) & (fb.mass < hi))
         out["cuts"][key] = {
-            "eps_b": {"fit_sample": eff_a, "test_split": eff_b, "pull": _pull(eff_a, eff_b)},
-            "window_fraction": {"fit_sample": win_a, "test_split": win_b,
-                                "pull": _pull(win_a, win_b)},
+            "eps_b": _compare_fractions(fit_sample, fit_sample.score > cut,
+                                        test_split, test_split.score > cut),
+            "window_fraction": _compare_fractions(fa, (fa.mass > lo) & (fa.mass < hi),
+                                                  fb, (fb.mass > lo) & (fb.mass < hi)),
             "shape": shape_chi2(fa, fb),
             "n_events": {"fit_sample": len(fa.mass), "test_split": len(fb.mass)},
         }

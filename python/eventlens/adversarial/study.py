@@ -219,7 +219,7 @@ def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
 def add_fits(results: dict[str, Any], table: ObjectTable, plan: StudyPlan) -> Any:
     """The background-fit measures (:mod:`.spurious`) of every run into ``results``:
     ``runs[name]["fit"]`` and ``fit_summary``.  Returns the events (for the figures)."""
-    from .spurious import compare, run_fit, sample_agreement, study_samples
+    from .spurious import compare, inclusive_fit, run_fit, sample_agreement, study_samples
 
     runs = results["runs"]
     fit_table = read_table(plan.fit_table) if plan.fit_table is not None else None
@@ -245,6 +245,8 @@ def add_fits(results: dict[str, Any], table: ObjectTable, plan: StudyPlan) -> An
     }
     if comp.get("image"):
         summary["image"] = compare(fits, comp["image"]["plain"], comp["image"]["adversarial"])
+    log.info("inclusive category (no cut): background fit")
+    summary["inclusive"] = inclusive_fit(samples)
     if fit_table is not None:
         summary["fit_sample_vs_test_split"] = {
             n: sample_agreement(samples.background[n], samples.check[n],  # type: ignore[arg-type]
@@ -382,6 +384,20 @@ def fit_markdown(results: dict[str, Any]) -> list[str]:
         "passes | verdict (±2σ_MC) | Z [range] | Z no syst | cross-check S_spur (test split) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    inc = fs.get("inclusive")
+    if inc and "skipped" not in inc:
+        cc = inc.get("cross_check")
+        lines.append(
+            f"| all selected (no cut) | 100 % | {inc['expected_signal']:.1f} | "
+            f"{inc['background_yield']:.0f} | {inc['background_function']['chosen']} | "
+            f"{_pm(inc['spurious_signal'], inc['spurious_signal_mc_error'])} | "
+            f"{_pm(inc['spurious_over_stat'], inc['spurious_over_stat_mc_error'])} | "
+            f"{_pm(inc['spurious_over_expected'], inc['spurious_over_expected_mc_error'])} | "
+            f"{_yes(inc['passes_spurious_criterion'])} | {inc['spurious_verdict']} | "
+            f"{_z(inc)} | {inc['expected_significance_no_systematic']:.2f} | "
+            + (_pm(cc["spurious_signal"], cc["mc_error"])
+               + (f" (pull {cc['pull_vs_main']:+.1f}, all table background)"
+                  if cc.get("pull_vs_main") is not None else "") if cc else "-") + " |")
     for name, run in results["runs"].items():
         fit = run.get("fit") or {}
         for key, wp in fit.get("working_points", {}).items():
@@ -422,9 +438,11 @@ def fit_markdown(results: dict[str, Any]) -> list[str]:
             "Fit sample vs the test split's background (same process, the fit sample without "
             "multiparton interactions): per cut, the background efficiency ε_B, the fraction of "
             "the passing background in 120–130 GeV, and the two-sample χ² of the m_γγ shapes "
-            "(10 GeV bins); pulls in units of the combined statistical error.", "",
+            "(10 GeV bins); pulls and χ² with the pooled-fraction errors of the effective counts.",
+            "",
             "| run | cut | ε_B fit sample | ε_B test split | pull | 120–130 fraction fit sample "
-            "| test split | pull | shape χ²/ndof (p) |", "|---|---|---|---|---|---|---|---|---|"]
+            "| test split | pull | shape χ²/ndof (p) | events fit / test |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
         for name, agree in fs["fit_sample_vs_test_split"].items():
             for key, c in agree["cuts"].items():
                 cut = "none" if key == "none" else f"ε_S {100 * float(key):.0f} %"
@@ -432,12 +450,22 @@ def fit_markdown(results: dict[str, Any]) -> list[str]:
                 chi = ("-" if sh["chi2"] is None else
                        f"{sh['chi2']:.1f}/{sh['ndof']} ({sh['p_value']:.2f})")
                 lines.append(
-                    f"| {name} | {cut} | {_pm(e['fit_sample'][0], e['fit_sample'][1], 4)} | "
-                    f"{_pm(e['test_split'][0], e['test_split'][1], 4)} | {_pm(e['pull'], None, 2)} "
-                    f"| {_pm(w['fit_sample'][0], w['fit_sample'][1], 3)} | "
-                    f"{_pm(w['test_split'][0], w['test_split'][1], 3)} | {_pm(w['pull'], None, 2)} "
-                    f"| {chi} |")
+                    f"| {name} | {cut} | {_pm(e['fit_sample'], None, 4)} | "
+                    f"{_pm(e['test_split'], None, 4)} | {_pm(e['pull'], None, 2)} "
+                    f"| {_pm(w['fit_sample'], None, 3)} | {_pm(w['test_split'], None, 3)} | "
+                    f"{_pm(w['pull'], None, 2)} | {chi} | {c['n_events']['fit_sample']} / "
+                    f"{c['n_events']['test_split']} |")
         lines.append("")
+    agree = (inc or {}).get("agreement_with_table")
+    if agree:
+        c = agree["cuts"]["none"]
+        w, sh = c["window_fraction"], c["shape"]
+        lines += [
+            f"Before any cut, the fit sample ({c['n_events']['fit_sample']} events) against every "
+            f"background event of the training table ({c['n_events']['test_split']}, all splits, "
+            f"with multiparton interactions): fraction in 120–130 GeV {w['fit_sample']:.4f} vs "
+            f"{w['test_split']:.4f} (pull {w['pull']:+.2f}); shape χ² {sh['chi2']:.1f}/"
+            f"{sh['ndof']} (p = {sh['p_value']:.2f}).", ""]
     return lines
 
 
