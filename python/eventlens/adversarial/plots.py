@@ -279,10 +279,13 @@ def _fit_panel(ax: Any, rax: Any, wp: dict[str, Any], events: Any, label: str) -
             label=f"+ expected H→γγ ({wp['expected_signal']:.0f})")
     ax.set_ylabel("events / 2 GeV")
     ax.set_ylim(0, None)
-    text = (f"{label}, ε_S = {100 * wp['eps_s']:.0f} %\n"
-            f"S_spur = {wp['spurious_signal']:.0f} ± {wp['spurious_signal_mc_error']:.0f} (MC)\n"
-            f"σ_stat = {wp['stat_error']:.0f}, S_exp = {wp['expected_signal']:.0f}\n"
-            f"S_spur/σ_stat = {wp['spurious_over_stat']:.2f}, verdict: {wp['spurious_verdict']}")
+    text = (f"{label}, $\\varepsilon_S$ = {100 * wp['eps_s']:.0f} %\n"
+            f"$S_{{spur}}$ = {wp['spurious_signal']:.0f} ± {wp['spurious_signal_mc_error']:.0f} "
+            f"(sim. stat.)\n"
+            f"$\\sigma_{{stat}}$ = {wp['stat_error']:.0f}, $S_{{exp}}$ = "
+            f"{wp['expected_signal']:.0f}\n"
+            f"$S_{{spur}}/\\sigma_{{stat}}$ = {wp['spurious_over_stat']:.2f}, "
+            f"verdict: {wp['spurious_verdict']}")
     ax.legend(fontsize=11, title=text, title_fontsize=11, loc="upper right")
     rax.errorbar(x, y - b_only, yerr=yerr, fmt="o", color="black", ms=3)
     spur = _rebin(c["sb_b"] + c["sb_s"]) - b_only
@@ -325,8 +328,9 @@ def plot_significance(results: dict[str, Any], path: Path) -> Path:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(22, 8.5))
     runs = results["runs"]
     ann_names = [n for n in runs if n.startswith("ann_lambda_")]
-    cmap = plt.get_cmap("viridis")
-    colours = {n: cmap(i / max(1, len(ann_names) - 1)) for i, n in enumerate(ann_names)}
+    cmap = plt.get_cmap("Blues")  # the λ scan light → dark; FCN red, CNNs orange/green
+    colours = {n: cmap(0.35 + 0.65 * i / max(1, len(ann_names) - 1))
+               for i, n in enumerate(ann_names)}
     colours.update({"fcn": _STYLE["fcn"][1], "cnn": _STYLE["cnn"][1],
                     "cnn_ann": _STYLE["cnn_ann"][1]})
     for k, (name, run) in enumerate(runs.items()):
@@ -352,10 +356,13 @@ def plot_significance(results: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel(r"signal efficiency of the cut $\varepsilon_S$ [%]")
     ax.set_ylabel("expected significance Z (Asimov)")
     ax.set_ylim(0, None)
-    ax.legend(fontsize=11, ncol=2, title="solid: spurious signal as systematic; dotted: none",
-              title_fontsize=11)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=13,
+               bbox_to_anchor=(0.5, -0.1), title="solid: with the spurious signal as a "
+               "systematic on the signal yield (bars: its simulation-statistics range); "
+               "dotted: without", title_fontsize=13)
     for v in (-0.2, 0.2):
-        bx.axhline(v, color="grey", ls="--", lw=1)
+        bx.axhline(v, color="grey", ls="--", lw=1, label="±0.2 (criterion)" if v > 0 else None)
     bx.axhline(0, color="grey", lw=1)
     bx.set_yscale("symlog", linthresh=1.0)
     bx.set_xlabel(r"signal efficiency of the cut $\varepsilon_S$ [%]")
