@@ -241,9 +241,11 @@ _SUMMARY_KEYS = ("cut", "expected_signal", "background_yield", "spurious_signal"
 
 # --- the study's runs ------------------------------------------------------------------------
 
-#: How the separate background sample is normalised: ``table`` scales its total selected
-#: background yield to the training table's (the reference simulation), ``sample`` keeps
-#: its own σ·L/Σw weights.
+#: How the separate background sample is normalised: ``table`` scales each of its
+#: datasets' selected yield to the same dataset's in the training table (the reference
+#: simulation; a dataset the table lacks keeps its own weights), ``sample`` keeps its own
+#: σ·L/Σw weights.  Background datasets of the table that the fit sample lacks are
+#: listed in the results (``background_datasets_missing_from_fit_table``).
 NORMALISATIONS = ("table", "sample")
 
 
@@ -254,6 +256,13 @@ def _lumi_scale(table: ObjectTable, lumi_pb: float) -> float:
                              "it to be scaled to the target luminosity (rewrite the table with "
                              "`eventlens select`)")
     return lumi_pb / float(lumi)
+
+
+def _dataset_yields(table: ObjectTable, idx: np.ndarray, scale: float) -> dict[str, float]:
+    """Weight sum (× ``scale``) of events ``idx`` per dataset name."""
+    names = np.asarray(table.datasets)[table.dataset[idx]]
+    w = table.weight[idx] * scale
+    return {str(d): float(w[names == d].sum()) for d in np.unique(names)}
 
 
 def _class_index(table: ObjectTable, name: str) -> int:
@@ -309,8 +318,22 @@ def study_samples(runs: dict[str, str | Path], table: ObjectTable,
             raise EventLensError(f"{fit_table.path}: no {background_class!r} events to fit")
         fit_w = fit_table.weight[fit_idx] * _lumi_scale(fit_table, lumi_pb)
         own = float(fit_w.sum())
-        if normalisation == "table":
-            fit_w = fit_w * (total_bkg / own)
+        per_dataset = _dataset_yields(table, np.flatnonzero(is_b), scale)
+        fit_names = np.asarray(fit_table.datasets)[fit_table.dataset[fit_idx]]
+        norm: dict[str, Any] = {}
+        for d in np.unique(fit_names):
+            sel = fit_names == d
+            d_own = float(fit_w[sel].sum())
+            d_table = per_dataset.get(str(d))
+            factor = d_table / d_own if normalisation == "table" and d_table else 1.0
+            fit_w[sel] *= factor
+            norm[str(d)] = {"yield_own": d_own, "yield_table": d_table, "factor": factor}
+        missing = {d: y for d, y in per_dataset.items() if d not in norm}
+        if missing:
+            log.warning("background datasets of %s absent from the fit sample %s: %s; the "
+                        "fit describes the rest only", table.path, fit_table.path, missing)
+        out.info.update({"fit_table_normalisation_per_dataset": norm,
+                         "background_datasets_missing_from_fit_table": missing})
         out.fit_background = Events(np.zeros(fit_idx.size),
                                     fit_table.mass[fit_idx].astype(np.float64), fit_w)
         out.info.update({"fit_table": str(fit_table.path), "normalisation": normalisation,

@@ -91,8 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="target luminosity in pb^-1 for yields and significance (default "
                         "138000)")
     p.add_argument("--fit-normalisation", choices=("table", "sample"), default="table",
-                   help="scale the fit table's background yield to the training table's "
-                        "(table, default) or keep its own sigma*L weights (sample)")
+                   help="scale each background dataset of the fit table to the same "
+                        "dataset's yield in the training table (table, default) or keep "
+                        "its own sigma*L weights (sample)")
     p.add_argument("--no-fit", action="store_true", help="skip the background fits")
     p.add_argument("--publish", type=Path, default=None,
                    help="copy results.json, results.md and figures/*.png into this folder "
