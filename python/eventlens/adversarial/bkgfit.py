@@ -146,7 +146,7 @@ class Shape(Protocol):
 
     def limits(self) -> dict[str, tuple[float | None, float | None]]: ...
 
-    def fixed(self) -> dict[str, float]: ...
+    def fixed(self, hist: Histogram) -> dict[str, float]: ...
 
     def density(self, m: np.ndarray, *values: float) -> np.ndarray: ...
 
@@ -169,7 +169,7 @@ class Exponential:
     def limits(self) -> dict[str, tuple[float | None, float | None]]:
         return {"a": (-40.0, 40.0)}
 
-    def fixed(self) -> dict[str, float]:
+    def fixed(self, hist: Histogram) -> dict[str, float]:
         return {}
 
     def density(self, m: np.ndarray, *values: float) -> np.ndarray:
@@ -189,7 +189,7 @@ class PowerLaw:
     def limits(self) -> dict[str, tuple[float | None, float | None]]:
         return {"p": (-60.0, 30.0)}
 
-    def fixed(self) -> dict[str, float]:
+    def fixed(self, hist: Histogram) -> dict[str, float]:
         return {}
 
     def density(self, m: np.ndarray, *values: float) -> np.ndarray:
@@ -198,7 +198,13 @@ class PowerLaw:
 
 @dataclasses.dataclass(frozen=True)
 class Bernstein:
-    """Σ_k c_k·C(n,k)·t^k·(1−t)^(n−k), c_0 = 1 (fixed, the yield sets the scale), c_k ≥ 0."""
+    """Σ_k c_k·C(n,k)·t^k·(1−t)^(n−k) with all c_k ≥ 0 (so the function is positive).
+
+    The shape is normalised, so one coefficient is fixed to 1: the *anchor*, the one
+    whose basis function peaks (t = k/n) where the histogram is densest.  Fixing c_0
+    instead fails when the spectrum vanishes at 100 GeV (a sculpted category): the
+    other coefficients then run to 10⁶ and the fit's errors to round-off.
+    """
 
     order: int
 
@@ -210,15 +216,38 @@ class Bernstein:
     def params(self) -> tuple[str, ...]:
         return tuple(f"c{k}" for k in range(self.order + 1))
 
+    def _densities(self, hist: Histogram) -> np.ndarray:
+        """Mean Σw per bin around each t = k/n (±1/(2n)): the data's height there."""
+        n = self.order
+        t = _t(hist.centres)
+        out = np.zeros(n + 1)
+        for k in range(n + 1):
+            near = np.abs(t - k / n) <= 0.5 / n
+            out[k] = max(float(hist.sumw[near].mean()), 0.0) if near.any() else 0.0
+        return out
+
+    def anchor(self, hist: Histogram) -> int:
+        return int(np.argmax(self._densities(hist)))
+
     def start(self, hist: Histogram) -> dict[str, float]:
-        # A falling start: c_k = 0.5^k follows a typical m_γγ continuum.
-        return {f"c{k}": 0.5 ** k for k in range(self.order + 1)}
+        d = self._densities(hist)
+        top = d.max() if d.max() > 0 else 1.0
+        return {f"c{k}": float(np.clip(d[k] / top, 1e-3, 1e3)) for k in range(self.order + 1)}
 
     def limits(self) -> dict[str, tuple[float | None, float | None]]:
-        return {f"c{k}": (0.0, 1e4) for k in range(self.order + 1)}
+        return {f"c{k}": (0.0, None) for k in range(self.order + 1)}
 
-    def fixed(self) -> dict[str, float]:
-        return {"c0": 1.0}
+    def fixed(self, hist: Histogram) -> dict[str, float]:
+        return {f"c{self.anchor(hist)}": 1.0}
+
+    def renormalise(self, values: dict[str, float], prefix: str,
+                    hist: Histogram) -> dict[str, float]:
+        """Start values scaled so the anchor of ``hist`` is 1: the same shape."""
+        key = f"{prefix}c{self.anchor(hist)}"
+        scale = values.get(key, 0.0)
+        if scale <= 0:
+            return values
+        return {k: (v / scale if k.startswith(f"{prefix}c") else v) for k, v in values.items()}
 
     def density(self, m: np.ndarray, *values: float) -> np.ndarray:
         t = _t(m)
@@ -249,7 +278,7 @@ class DoubleCrystalBall:
         return {"mu": (115.0, 135.0), "sigma": (0.2, 10.0), "alpha_l": (0.3, 6.0),
                 "n_l": (1.05, 60.0), "alpha_r": (0.3, 6.0), "n_r": (1.05, 60.0)}
 
-    def fixed(self) -> dict[str, float]:
+    def fixed(self, hist: Histogram) -> dict[str, float]:
         return {}
 
     def density(self, m: np.ndarray, *values: float) -> np.ndarray:
@@ -354,10 +383,14 @@ def _minuit(cost: Any, start: dict[str, float], limits: Limits,
     for name, value in fixed.items():
         m.values[name] = value
         m.fixed[name] = True
-    m.strategy = 1
-    m.migrad(ncall=20000)
+    # Strategy 2 (full Hessian each step) and a 10× tighter EDM goal: the models have
+    # ≤ 8 parameters, and Bernstein coefficients resting on their bound at 0 otherwise
+    # leave the minimum (and MINOS crossings) a few per cent short in flat directions.
+    m.strategy = 2
+    m.tol = 0.01
+    m.migrad(ncall=50000)
     if not m.valid:
-        m.migrad(ncall=20000)  # a second start from the first's end usually converges
+        m.migrad(ncall=50000)  # a second start from the first's end usually converges
     m.hesse()
     return m
 
@@ -366,12 +399,21 @@ def fit(hist: Histogram, components: dict[str, Shape | np.ndarray],
         start: dict[str, float] | None = None,
         fixed: dict[str, float] | None = None,
         limits: dict[str, tuple[float | None, float | None]] | None = None,
-        weighted: bool = True, constraints: dict[str, tuple[float, float]] | None = None) -> Fit:
+        weighted: bool = True, constraints: dict[str, tuple[float, float]] | None = None,
+        profile: Sequence[str] = ()) -> Fit:
     """Extended binned likelihood fit of ``components`` (name → shape, or frozen bin
     fractions) to ``hist``.  ``weighted``: the Bohm–Zech effective-count likelihood
     (simulation); False: plain Poisson of Σw (Asimov data).  ``constraints``: name →
     (mean, σ) Gaussian constraints (iminuit ``NormalConstraint``).  Parameter names are
-    ``n_<component>`` for yields and ``<component>_<param>`` for shape parameters."""
+    ``n_<component>`` for yields and ``<component>_<param>`` for shape parameters.
+
+    ``profile``: parameters whose error comes from the profile likelihood instead of
+    Hesse: the parameter is fixed at value ± d (d = its Hesse error), everything else
+    refitted, and σ± = d/√Δχ²(±d); the error is the mean of σ+ and σ−.  A background
+    parameter resting on its bound (a Bernstein coefficient at 0) makes the Hesse matrix
+    — and MINOS' crossing search, measured here — depend on round-off; two refits at
+    fixed values do not.
+    """
     from iminuit.cost import ExtendedBinnedNLL, NormalConstraint
 
     model = Model(hist.edges, components)
@@ -389,16 +431,35 @@ def fit(hist: Histogram, components: dict[str, Shape | np.ndarray],
         if not isinstance(shape, np.ndarray):
             values.update({f"{comp}_{k}": v for k, v in shape.start(hist).items()})
             lims.update({f"{comp}_{k}": v for k, v in shape.limits().items()})
-            fix.update({f"{comp}_{k}": v for k, v in shape.fixed().items()})
+            fix.update({f"{comp}_{k}": v for k, v in shape.fixed(hist).items()})
     values.update(start or {})
+    for comp, shape in components.items():
+        if isinstance(shape, Bernstein):
+            values = shape.renormalise(values, f"{comp}_", hist)
     lims.update(limits or {})
     fix.update(fixed or {})
     names = list(model.names) + [n for n in (constraints or {}) if n not in model.names]
     m = _minuit(cost, {n: values.get(n, 0.0) for n in names}, lims, fix)
     n_bins = int((hist.sumw2 > 0).sum()) if weighted else len(hist.sumw)
+    errors = {n: float(m.errors[n]) if not m.fixed[n] else 0.0 for n in names}
+    best = {n: float(m.values[n]) for n in names}
+    for name in profile:
+        d = errors[name]
+        sigmas = []
+        for sign in (1.0, -1.0):
+            lo, hi = lims.get(name, (None, None))
+            at = best[name] + sign * d
+            if (lo is not None and at < lo) or (hi is not None and at > hi):
+                continue
+            mp = _minuit(cost, best | {name: at}, lims, {**fix, name: at})
+            q = float(mp.fval) - float(m.fval)
+            if q > 0:
+                sigmas.append(d / math.sqrt(q))
+        if sigmas:
+            errors[name] = float(np.mean(sigmas))
     return Fit(
         values={n: float(m.values[n]) for n in names},
-        errors={n: float(m.errors[n]) if not m.fixed[n] else 0.0 for n in names},
+        errors=errors,
         cost=float(m.fval),
         n_free=int(sum(not m.fixed[n] for n in names)),
         n_bins=n_bins,
@@ -483,7 +544,18 @@ RULE = ("Bernstein order by F-test (raise the order while 2*dNLL > 3.84, the chi
 
 def choose_background(hist: Histogram) -> BackgroundChoice:
     """Fit every candidate (background only) and choose by :data:`RULE`."""
-    fits = {s.name: fit(hist, {"bkg": s}) for s in background_shapes()}
+    fits: dict[str, Fit] = {}
+    previous: Fit | None = None
+    for shape in background_shapes():
+        f = fit(hist, {"bkg": shape})
+        if isinstance(shape, Bernstein) and previous is not None:
+            # Order n+1 also starts from order n's minimum, raised exactly to degree n+1
+            # (degree elevation): its fit can then never be worse than order n's, so the
+            # F-test compares minima, not the luck of a start value.
+            raised = fit(hist, {"bkg": shape}, start=elevate(previous, shape.order))
+            f = raised if raised.cost < f.cost else f
+        fits[shape.name] = f
+        previous = f if isinstance(shape, Bernstein) else None
     ftest: list[dict[str, Any]] = []
     order = BERNSTEIN_ORDERS[0]
     for lo, hi in itertools.pairwise(BERNSTEIN_ORDERS):
@@ -494,9 +566,23 @@ def choose_background(hist: Histogram) -> BackgroundChoice:
             break
         order = hi
     pool = ["exponential", "power_law", f"bernstein_{order}"]
-    valid = [n for n in pool if fits[n].valid] or pool
-    chosen = min(valid, key=lambda n: fits[n].aic)
+    # By AIC alone: Minuit's validity flag (EDM, Hesse at a limit) flips on round-off for
+    # fits that have converged to the same minimum, so it must not change the choice.
+    chosen = min(pool, key=lambda n: (fits[n].aic, n))
     return BackgroundChoice(chosen=chosen, fits=fits, ftest=ftest, rule=RULE)
+
+
+def elevate(fit_: Fit, order: int) -> dict[str, float]:
+    """Start values for Bernstein order ``order`` that reproduce the order − 1 fit
+    exactly (degree elevation): c'_k = (k/n) c_(k−1) + (1 − k/n) c_k, n = ``order``
+    (:func:`fit` rescales them to its anchor); the yield unchanged."""
+    n = order
+    c = [fit_.values[f"bkg_c{k}"] for k in range(n)]
+    raised = [(k / n) * (c[k - 1] if k > 0 else 0.0) + (1 - k / n) * (c[k] if k < n else 0.0)
+              for k in range(n + 1)]
+    out = {f"bkg_c{k}": v for k, v in enumerate(raised)}
+    out["n_bkg"] = fit_.values["n_bkg"]
+    return out
 
 
 def background_fit_start(fit_: Fit, shape: Shape) -> dict[str, float]:
@@ -511,7 +597,7 @@ def fit_signal_plus_background(hist: Histogram, signal: np.ndarray, shape: Shape
     start = {"n_sig": 0.0, **(background_fit_start(bkg_only, shape) if bkg_only else {})}
     total = max(hist.total, 1e-9)
     return fit(hist, {"sig": signal, "bkg": shape}, start=start,
-               limits={"n_sig": (-total, total)}, weighted=weighted)
+               limits={"n_sig": (-total, total)}, weighted=weighted, profile=("n_sig",))
 
 
 def expected_signal_error(background: np.ndarray, signal: np.ndarray, shape: Shape,
