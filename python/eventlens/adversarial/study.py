@@ -462,7 +462,7 @@ def fit_markdown(results: dict[str, Any]) -> list[str]:
                   f"median {m.get('median', float('nan')):.2f}, {m.get('min', float('nan')):.2f}–"
                   f"{m.get('max', float('nan')):.2f}). A verdict 'pass' on the 0.2 σ_stat "
                   "criterion at ±2σ_MC would need σ_MC ≤ 0.1 σ_stat, i.e. a background "
-                  f"simulation of ≥ {floor['luminosity_for_mc_over_stat_0p1_pb'] / 1000:.4g} fb⁻¹; "
+                  f"simulation of ≥ {floor['luminosity_for_mc_over_stat_0p1_pb'] / 1000:.0f} fb⁻¹; "
                   "below that only the 10 % S_exp criterion (or a clear fail) can be decided."]
     lines += ["", "Best working point of each classifier (highest Z with the systematic):", "",
               "| run | λ | best ε_S | Z [range] | Z no syst | S_spur verdict |",
