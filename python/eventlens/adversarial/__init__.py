@@ -15,7 +15,11 @@ Modules, one job each:
 * :mod:`.config` — the ``adversary:`` block of a training config;
 * :mod:`.trainer` — three-phase training on top of :mod:`eventlens.training.loop`;
 * :mod:`.sculpting` — JSD, working points, background rejection (numpy);
-* :mod:`.report` — those metrics for a finished run's test split;
+* :mod:`.report` — those metrics for a finished run's test split (and its scores on
+  another table);
+* :mod:`.bkgfit` — binned m_γγ fits (iminuit): signal shape, background functions,
+  F-test, spurious signal, Asimov significance;
+* :mod:`.spurious` — those fits for the categories a classifier cut defines;
 * :mod:`.study` — FCN vs ANN, the λ scan and the image variant, one command;
 * :mod:`.plots` — the study's figures;
 * :mod:`.toy` — a two-photon toy table for tests.

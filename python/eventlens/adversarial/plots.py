@@ -223,3 +223,167 @@ def plot_study(results: dict[str, Any], outdir: Path) -> list[Path]:
     ]
     log.info("wrote %d figures to %s", len(paths), outdir)
     return paths
+
+
+# --- background fits (issue 16) ---------------------------------------------------------------
+
+_DISPLAY_REBIN = 4  # 0.5 GeV fit bins drawn as 2 GeV
+
+
+def _fit_curves(wp: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Expected Σw per fit bin of the category's fits: B only, S+B (its B and its S), and
+    the expected signal, from the parameters stored in the working point."""
+    from . import bkgfit
+
+    edges = bkgfit.FIT_EDGES
+    dscb = bkgfit.DoubleCrystalBall()
+    sv = wp["signal_shape"]["values"]
+    signal = bkgfit.bin_fractions(
+        lambda m: dscb.density(m, *(sv[f"sig_{p}"] for p in dscb.params)), edges)
+    name = wp["background_function"]["chosen"]
+    shape = bkgfit.shape_by_name(name)
+    bonly = bkgfit.Fit(values=wp["background_fit"]["values"], errors={}, cost=0.0, n_free=0,
+                       n_bins=0, valid=True, shapes={})
+    sb_values = wp["spurious_by_function"][name]["values"]
+    sb = bkgfit.Fit(values=sb_values, errors={}, cost=0.0, n_free=0, n_bins=0, valid=True,
+                    shapes={})
+    b_only = bkgfit.expected_bins(bonly, edges, {"bkg": shape})
+    sb_b = bkgfit.expected_bins(sb, edges, {"sig": signal, "bkg": shape}, only=["bkg"])
+    return {"b_only": b_only, "sb_b": sb_b, "sb_s": sb_values["n_sig"] * signal,
+            "expected_signal": wp["expected_signal"] * signal}
+
+
+def _rebin(v: np.ndarray) -> np.ndarray:
+    return v.reshape(-1, _DISPLAY_REBIN).sum(axis=1)
+
+
+def _fit_panel(ax: Any, rax: Any, wp: dict[str, Any], events: Any, label: str) -> None:
+    import mplhep as hep
+
+    from . import bkgfit
+
+    edges = bkgfit.FIT_EDGES[::_DISPLAY_REBIN]
+    passed = events.passing(wp["cut"])
+    hist = bkgfit.Histogram.of(passed.mass, passed.weight)
+    y, yerr = _rebin(hist.sumw), np.sqrt(_rebin(hist.sumw2))
+    c = _fit_curves(wp)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    b_only, sb = _rebin(c["b_only"]), _rebin(c["sb_b"] + c["sb_s"])
+    hep.histplot(y, edges, yerr=yerr, ax=ax, histtype="errorbar", color="black",
+                 label="γγ simulation after the cut")
+    ax.step(edges, np.r_[b_only, b_only[-1]], where="post", color="tab:blue", lw=2,
+            label=f"background-only fit ({wp['background_function']['chosen']})")
+    ax.step(edges, np.r_[sb, sb[-1]], where="post", color="tab:red", lw=2, ls="--",
+            label="S+B fit")
+    sig = _rebin(c["expected_signal"]) + b_only
+    ax.step(edges, np.r_[sig, sig[-1]], where="post", color="tab:green", lw=1.5, ls=":",
+            label=f"+ expected H→γγ ({wp['expected_signal']:.0f})")
+    ax.set_ylabel("events / 2 GeV")
+    ax.set_ylim(0, None)
+    text = (f"{label}, $\\varepsilon_S$ = {100 * wp['eps_s']:.0f} %\n"
+            f"$S_{{spur}}$ = {wp['spurious_signal']:.0f} ± {wp['spurious_signal_mc_error']:.0f} "
+            f"(sim. stat.)\n"
+            f"$\\sigma_{{stat}}$ = {wp['stat_error']:.0f}, $S_{{exp}}$ = "
+            f"{wp['expected_signal']:.0f}\n"
+            f"$S_{{spur}}/\\sigma_{{stat}}$ = {wp['spurious_over_stat']:.2f}, "
+            f"verdict: {wp['spurious_verdict']}")
+    ax.legend(fontsize=11, title=text, title_fontsize=11, loc="upper right")
+    rax.errorbar(x, y - b_only, yerr=yerr, fmt="o", color="black", ms=3)
+    spur = _rebin(c["sb_b"] + c["sb_s"]) - b_only
+    rax.step(edges, np.r_[spur, spur[-1]], where="post", color="tab:red", lw=2, ls="--")
+    exp_s = _rebin(c["expected_signal"])
+    rax.step(edges, np.r_[exp_s, exp_s[-1]], where="post", color="tab:green", lw=1.5, ls=":")
+    rax.axhline(0, color="grey", lw=1)
+    rax.set_ylabel("sim. − B fit")
+    rax.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
+    rax.set_xlim(edges[0], edges[-1])
+
+
+def plot_fit_working_point(results: dict[str, Any], samples: Any, key: str,
+                           path: Path) -> Path | None:
+    """m_γγ of the background simulation after the cut at ε_S = key, with the
+    background-only and S+B fits and the residuals: FCN and ANN side by side."""
+    plt = pyplot()
+    curves = _curves(results)
+    roles = [r for r in ("fcn", "ann") if "skipped" not in
+             results["runs"][curves[r]]["fit"]["working_points"][key]]
+    if not roles:
+        return None
+    fig, axes = plt.subplots(2, len(roles), figsize=(11 * len(roles), 11), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1.2], "hspace": 0.05},
+                             sharex="col")
+    lumi = results["fit_summary"]["samples"]["luminosity_pb"]
+    for col, role in enumerate(roles):
+        name = curves[role]
+        wp = results["runs"][name]["fit"]["working_points"][key]
+        _fit_panel(axes[0, col], axes[1, col], wp, samples.background[name],
+                   _ann_label(results, role))
+        cms_label(axes[0, col], rlabel="13 TeV", lumi=lumi, fontsize=_LABEL_SIZE)
+    return _save(fig, path)
+
+
+def plot_significance(results: dict[str, Any], path: Path) -> Path:
+    """Expected significance vs ε_S per classifier (with and without the spurious-signal
+    systematic), and S_spur/σ_stat with its simulation error."""
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(22, 8.5))
+    runs = results["runs"]
+    ann_names = [n for n in runs if n.startswith("ann_lambda_")]
+    cmap = plt.get_cmap("Blues")  # the λ scan light → dark; FCN red, CNNs orange/green
+    colours = {n: cmap(0.35 + 0.65 * i / max(1, len(ann_names) - 1))
+               for i, n in enumerate(ann_names)}
+    colours.update({"fcn": _STYLE["fcn"][1], "cnn": _STYLE["cnn"][1],
+                    "cnn_ann": _STYLE["cnn_ann"][1]})
+    for k, (name, run) in enumerate(runs.items()):
+        pts = [(float(key), wp) for key, wp in run["fit"]["working_points"].items()
+               if "skipped" not in wp]
+        if not pts:
+            continue
+        eff = np.array([100 * e for e, _ in pts])
+        z = np.array([wp["expected_significance"] for _, wp in pts])
+        lo = np.array([min(wp["expected_significance_range"]) for _, wp in pts])
+        hi = np.array([max(wp["expected_significance_range"]) for _, wp in pts])
+        z0 = np.array([wp["expected_significance_no_systematic"] for _, wp in pts])
+        lam = run["lambda"]
+        label = name if lam is None else f"{name} (λ = {lam:g})"
+        colour = colours.get(name, f"C{k}")
+        ax.errorbar(eff, z, yerr=[z - lo, hi - z], fmt="-o", color=colour, capsize=3,
+                    label=label)
+        ax.plot(eff, z0, ":", color=colour, lw=1.2)
+        ratio = np.array([wp["spurious_over_stat"] for _, wp in pts])
+        rerr = np.array([wp["spurious_over_stat_mc_error"] for _, wp in pts])
+        bx.errorbar(eff + 0.6 * (k - len(runs) / 2), ratio, yerr=rerr, fmt="o", color=colour,
+                    capsize=3, label=label)
+    ax.set_xlabel(r"signal efficiency of the cut $\varepsilon_S$ [%]")
+    ax.set_ylabel("expected significance Z (Asimov)")
+    ax.set_ylim(0, None)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=13,
+               bbox_to_anchor=(0.5, -0.1), title="solid: with the spurious signal as a "
+               "systematic on the signal yield (bars: its simulation-statistics range); "
+               "dotted: without", title_fontsize=13)
+    for v in (-0.2, 0.2):
+        bx.axhline(v, color="grey", ls="--", lw=1, label="±0.2 (criterion)" if v > 0 else None)
+    bx.axhline(0, color="grey", lw=1)
+    bx.set_yscale("symlog", linthresh=1.0)
+    bx.set_xlabel(r"signal efficiency of the cut $\varepsilon_S$ [%]")
+    bx.set_ylabel(r"$S_{spur}/\sigma_{stat}$ (± simulation statistics)")
+    lumi = results["fit_summary"]["samples"]["luminosity_pb"]
+    cms_label(ax, rlabel="13 TeV", lumi=lumi, fontsize=_LABEL_SIZE)
+    cms_label(bx, rlabel="13 TeV", lumi=lumi, fontsize=_LABEL_SIZE)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_fits(results: dict[str, Any], samples: Any, outdir: Path) -> list[Path]:
+    """The background-fit figures: one per working point (FCN | ANN) and Z vs ε_S."""
+    paths = []
+    keys = results["runs"][_curves(results)["fcn"]]["fit"]["working_points"]
+    for key in keys:
+        p = plot_fit_working_point(results, samples, key,
+                                   outdir / f"fit_eps{100 * float(key):.0f}.png")
+        if p is not None:
+            paths.append(p)
+    paths.append(plot_significance(results, outdir / "significance.png"))
+    log.info("wrote %d fit figures to %s", len(paths), outdir)
+    return paths

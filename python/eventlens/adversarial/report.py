@@ -19,6 +19,7 @@ from ..errors import EventLensError
 from ..io import write_json
 from ..training.checkpoint import BEST, load_checkpoint
 from ..training.metrics import roc_auc, softmax
+from ..training.table import ObjectTable
 from .sculpting import (
     MASS_WINDOWS,
     mass_reference,
@@ -31,22 +32,64 @@ REPORT = "decorrelation.json"
 PREDICTIONS = "test_predictions.npz"
 
 
+def signal_index(ckpt: dict[str, Any], where: str | Path) -> int:
+    """Index of the run's one ``evaluation.signal`` class among its classes."""
+    signal = (ckpt["config"].get("evaluation") or {}).get("signal") or []
+    if len(signal) != 1:
+        raise EventLensError(f"{where}: need exactly one evaluation.signal class, got {signal}")
+    return list(ckpt["classes"]).index(signal[0])
+
+
+def signal_probability(logits: np.ndarray, index: int) -> np.ndarray:
+    """Softmax probability of class ``index`` (float64: the one softmax, stable for large
+    logits)."""
+    return softmax(np.asarray(logits, dtype=np.float64))[:, index]
+
+
 def test_scores(rundir: str | Path) -> dict[str, np.ndarray]:
     """Signal probability, is-signal, mass and weight of a run's test events."""
     rundir = Path(rundir)
     ckpt = load_checkpoint(rundir / BEST)
-    signal = (ckpt["config"].get("evaluation") or {}).get("signal") or []
-    if len(signal) != 1:
-        raise EventLensError(f"{rundir}: need exactly one evaluation.signal class, got {signal}")
-    index = list(ckpt["classes"]).index(signal[0])
+    index = signal_index(ckpt, rundir)
     path = rundir / PREDICTIONS
     if not path.exists():
         raise EventLensError(f"{rundir}: no {PREDICTIONS} (evaluate the run first)")
     with np.load(path) as data:
-        prob = softmax(data["logits"].astype(np.float64))
-        return {"score": prob[:, index], "is_signal": data["label"] == index,
+        return {"score": signal_probability(data["logits"], index),
+                "is_signal": data["label"] == index,
                 "mass": data["mass"].astype(np.float64),
                 "weight": data["weight"].astype(np.float64), "label": data["label"]}
+
+
+def table_scores(rundir: str | Path, table: ObjectTable, idx: np.ndarray | None = None,
+                 batch_size: int = 8192) -> np.ndarray:
+    """A finished run's signal probability for events ``idx`` (all if None) of another
+    table: how the study scores its independent background sample for the fit.
+
+    The table must have the run's classes in the same order (same task)."""
+    import torch
+
+    from ..export import rebuild_model
+    from ..modelio import checkpoint_input
+    from ..training.config import TrainConfig
+    from ..training.data import BatchMaker
+    from ..training.setup import predict
+
+    rundir = Path(rundir)
+    ckpt = load_checkpoint(rundir / BEST)
+    if list(ckpt["classes"]) != list(table.classes):
+        raise EventLensError(f"{table.path}: classes {table.classes} differ from the run "
+                             f"{rundir}'s {ckpt['classes']}; score a table of the same task")
+    config = TrainConfig.from_dict(ckpt["config"])
+    torch.set_num_threads(config.threads)
+    inputs = checkpoint_input(ckpt)
+    maker = BatchMaker(table, inputs, channels_last=True)
+    model = rebuild_model(ckpt)
+    if inputs.kind == "image":
+        model = model.to(memory_format=torch.channels_last)
+    idx = np.arange(len(table)) if idx is None else np.asarray(idx, dtype=np.int64)
+    logits = predict(model, maker, idx, batch_size)
+    return signal_probability(logits, signal_index(ckpt, rundir))
 
 
 def decorrelation_of_run(rundir: str | Path, write: bool = True) -> dict[str, Any]:

@@ -33,12 +33,13 @@ from typing import Any
 
 from ..errors import EventLensError
 from ..io import atomic_path, write_json
-from ..training.checkpoint import BEST, load_checkpoint
+from ..training.checkpoint import BEST, LAST, load_checkpoint
 from ..training.config import TrainConfig
 from ..training.table import ObjectTable, read_table
 from .config import AdversaryConfig, load
 from .report import decorrelation_of_run, mass_reference_of_runs, test_scores
 from .sculpting import SIGNAL_WINDOW, window_key
+from .spurious import LUMI_PB
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ class StudyPlan:
     limits: dict[str, int | None] | None = None
     image_limits: dict[str, int | None] | None = None
     export: Path | None = None
+    fit: bool = True
+    fit_table: Path | None = None
+    lumi_pb: float = LUMI_PB
+    fit_normalisation: str = "table"
 
 
 def _lambda_name(lam: float) -> str:
@@ -79,7 +84,10 @@ def _same_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None) -> 
     except EventLensError:
         config = ckpt["config"]
     same = config == train.to_dict() and stored == (adv.to_dict() if adv else None)
-    return bool(same and ckpt.get("finished", True))
+    # Whether training ended is the run's state, kept in last.pt: a plain run saves best.pt
+    # at its best epoch, which is rarely the last one, so best.pt says "not finished".
+    state = load_checkpoint(rundir / LAST) if (rundir / LAST).exists() else ckpt
+    return bool(same and state.get("finished", True))
 
 
 def train_run(rundir: Path, train: TrainConfig, adv: AdversaryConfig | None, table: ObjectTable,
@@ -190,16 +198,120 @@ def run_study(table_path: str | Path, outdir: str | Path, plan: StudyPlan,
     }
     if image:
         results["summary_image"] = _summary(runs["cnn"], runs["cnn_ann"])
+    samples = None
+    if plan.fit:
+        samples = add_fits(results, table, plan)
     if plan.export is not None:
         results["export"] = export_classifier(outdir / ann_name, plan.export, runs[ann_name])
-    from .plots import plot_study
+    from .plots import plot_fits, plot_study
 
-    results["figures"] = [str(p) for p in plot_study(results, outdir / "figures")]
+    figures = plot_study(results, outdir / "figures")
+    if samples is not None:
+        figures += plot_fits(results, samples, outdir / "figures")
+    results["figures"] = [str(p) for p in figures]
     write_json(outdir / RESULTS, results)
     with atomic_path(outdir / "results.md") as tmp:
         tmp.write_text(markdown(results))
     log.info("results: %s, %s", outdir / RESULTS, outdir / "results.md")
     return results
+
+
+def add_fits(results: dict[str, Any], table: ObjectTable, plan: StudyPlan) -> Any:
+    """The background-fit measures (:mod:`.spurious`) of every run into ``results``:
+    ``runs[name]["fit"]`` and ``fit_summary``.  Returns the events (for the figures)."""
+    from .spurious import compare, inclusive_fit, run_fit, sample_agreement, study_samples
+
+    runs = results["runs"]
+    fit_table = read_table(plan.fit_table) if plan.fit_table is not None else None
+    samples = study_samples({n: r["run_dir"] for n, r in runs.items()}, table, fit_table,
+                            plan.lumi_pb, plan.fit_normalisation)
+    for name in runs:
+        log.info("%s: background fits", name)
+        runs[name]["fit"] = run_fit(samples.signal[name], samples.background[name],
+                                    samples.check[name])
+    comp = results["comparison"]
+    fits = {n: r["fit"] for n, r in runs.items()}
+    summary: dict[str, Any] = {
+        "samples": samples.info,
+        "definitions": FIT_DEFINITIONS,
+        "hypothesis": compare(fits, comp["fcn"], comp["ann"]),
+        "lambda_scan": {n: compare(fits, comp["fcn"], n) for n in runs
+                        if n.startswith("ann_lambda_")},
+        "best": {n: {"eps_s": f["best"], **({k: f["working_points"][f["best"]].get(k) for k in
+                     ("expected_significance", "expected_significance_range",
+                      "expected_significance_no_systematic", "spurious_verdict",
+                      "passes_spurious_criterion")} if f["best"] else {})}
+                 for n, f in fits.items()},
+    }
+    if comp.get("image"):
+        summary["image"] = compare(fits, comp["image"]["plain"], comp["image"]["adversarial"])
+    log.info("inclusive category (no cut): background fit")
+    summary["inclusive"] = inclusive_fit(samples)
+    summary["statistical_floor"] = statistical_floor(results, samples)
+    if fit_table is not None:
+        summary["fit_sample_vs_test_split"] = {
+            n: sample_agreement(samples.background[n], samples.check[n],  # type: ignore[arg-type]
+                                {k: wp["cut"] for k, wp in fits[n]["working_points"].items()})
+            for n in runs}
+    results["fit_summary"] = summary
+    return samples
+
+
+def statistical_floor(results: dict[str, Any], samples: Any) -> dict[str, Any]:
+    """How precise the background simulation makes the spurious-signal test: its
+    equivalent luminosity L_MC = L·n_eff/yield, the σ_MC/σ_stat that implies (√(L/L_MC)
+    for uniform weights) and the ratio measured in every fitted category."""
+    import numpy as np
+
+    from .spurious import Events
+
+    main = samples.fit_background or samples.table_background
+    assert isinstance(main, Events)
+    w = main.weight
+    n_eff = float(w.sum() ** 2 / (w * w).sum())
+    lumi = samples.info["luminosity_pb"]
+    l_mc = lumi * n_eff / float(w.sum())
+    ratios = [wp["spurious_signal_mc_error"] / wp["stat_error"]
+              for run in results["runs"].values()
+              for wp in run["fit"]["working_points"].values()
+              if "skipped" not in wp and wp["stat_error"] > 0]
+    return {"n_effective": n_eff, "equivalent_luminosity_pb": l_mc,
+            "expected_mc_over_stat": float(np.sqrt(lumi / l_mc)),
+            "measured_mc_over_stat": {"median": float(np.median(ratios)),
+                                      "min": float(np.min(ratios)),
+                                      "max": float(np.max(ratios))} if ratios else None,
+            "luminosity_for_mc_over_stat_0p1_pb": lumi * 100.0,
+            "note": "deciding |S_spur| < 0.2 sigma_stat at 2 sigma_MC needs sigma_MC <= 0.1 "
+                    "sigma_stat, i.e. L_MC >= 100 L"}
+
+
+FIT_DEFINITIONS = {
+    "category": "test-split events with score > cut; the cut gives the signal efficiency eps_s",
+    "expected_signal": "weighted H->yy test-split events in the category, scaled to the "
+                       "luminosity and by 1/(test share of the signal weight)",
+    "background": "the background simulation of the fit (fit_table if given, else the "
+                  "test split), weighted to the luminosity",
+    "fit": "binned (0.5 GeV, 100-180 GeV) extended likelihood, Bohm-Zech effective counts for "
+           "weighted simulation, iminuit; signal: double-sided Crystal Ball fitted to the "
+           "category's signal, frozen in S+B fits",
+    "background_function": "Bernstein order by F-test (2 dNLL > 3.84), then the lowest "
+                           "AIC among exponential, power law and that Bernstein",
+    "spurious_signal": "fitted signal yield of an S+B fit to the background-only simulation "
+                       "(at the luminosity); spurious_signal_mc_error is its statistical "
+                       "uncertainty from the simulation's size",
+    "stat_error": "expected statistical uncertainty on the fitted signal yield for data at "
+                  "the luminosity (background-only Asimov, background parameters free)",
+    "passes_spurious_criterion": "|S_spur| < 0.2 stat_error or |S_spur| < 0.1 expected_signal",
+    "spurious_verdict": "pass if |S_spur| + 2 mc_error < threshold, fail if |S_spur| - "
+                        "2 mc_error > threshold, else undecided (threshold = the larger of the "
+                        "two criterion values)",
+    "passes_relaxed_criterion": "ATLAS's relaxed form: max(0, |S_spur| - 2 mc_error) < threshold",
+    "expected_significance": "Asimov Z = sqrt(q0) for S+B data, background profiled, the "
+                             "spurious signal a signal-shaped term theta*|S_spur|, "
+                             "theta ~ N(0, 1)",
+    "expected_significance_range": "Z at |S_spur| + mc_error and at max(0, |S_spur| - "
+                                   "mc_error): the statistical range of the systematic",
+}
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -236,15 +348,198 @@ def markdown(results: dict[str, Any]) -> str:
     s = results["summary"]
     t = s["target"]
     lines += [
-        "", f"Target (ANN `{s['adversarial']}` vs `{s['baseline']}`): JSD at ε_S = 50 % down "
-        f"≥ {t['jsd_ratio_at_0.5_min']:g}× — measured {_fmt(s['jsd_0.5']['ratio'])}× "
+        "", f"Sculpting target of the adversarial issue (ANN `{s['adversarial']}` vs "
+        f"`{s['baseline']}`; the background fit below replaces its AUC part): JSD at "
+        f"ε_S = 50 % down ≥ {t['jsd_ratio_at_0.5_min']:g}× — measured "
+        f"{_fmt(s['jsd_0.5']['ratio'])}× "
         f"({'met' if t['jsd_ratio_met'] else 'not met'}); AUC loss ≤ {t['auc_loss_max']:g} — "
         f"measured {_fmt(s['auc']['loss'])} ({'met' if t['auc_loss_met'] else 'not met'})."
         + (" " + _reference_sentence(ref, s["baseline"], s["adversarial"]) if ref else ""), "",
     ]
     if ref:
         lines += _window_table(results, ref)
+    if "fit_summary" in results:
+        lines += fit_markdown(results)
     return "\n".join(lines)
+
+
+def _pm(v: float | None, e: float | None, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{digits}g} ± {e:.2g}" if e is not None else f"{v:.{digits}g}"
+
+
+def _z(wp: dict[str, Any]) -> str:
+    z, r = wp.get("expected_significance"), wp.get("expected_significance_range")
+    if z is None:
+        return "-"
+    return f"{z:.2f} [{min(r):.2f}, {max(r):.2f}]" if r else f"{z:.2f}"
+
+
+def _yes(v: bool | None) -> str:
+    return "-" if v is None else "yes" if v else "no"
+
+
+def fit_markdown(results: dict[str, Any]) -> list[str]:
+    """The background-fit section of results.md (spurious signal, significance)."""
+    fs = results["fit_summary"]
+    info = fs["samples"]
+    lumi = info["luminosity_pb"] / 1000.0
+    if info.get("fit_table"):
+        norm = ("to the training table" if info["normalisation"] == "table"
+                else "by its own σ")
+        source = (f"the background-only sample `{info['fit_table']}` "
+                  f"({info['fit_table_background_events']} selected γγ events, normalised "
+                  f"{norm}"
+                  f": {info['background_yield_table']:.4g} events at {lumi:g} fb⁻¹ before any "
+                  f"cut; its own σ·L gives {info['fit_table_background_yield_own']:.4g}), "
+                  "scored by every classifier; the test split's background is the cross-check")
+        missing = info.get("background_datasets_missing_from_fit_table")
+        if missing:
+            source += (" — **background datasets of the table absent from the fit sample "
+                       "(not in the fit)**: " + ", ".join(f"{d} ({y:.4g} events)"
+                                                         for d, y in missing.items()))
+    else:
+        source = "the test split's background"
+    lines = [
+        f"## Background fit: spurious signal and expected significance ({lumi:g} fb⁻¹)", "",
+        f"Categories: test-split events with score > cut at ε_S = 70, 50, 30, 10 %. Background "
+        f"simulation: {source}. Binned likelihood (0.5 GeV bins, 100–180 GeV; Bohm–Zech "
+        "effective counts for the weighted simulation), signal = double-sided Crystal Ball "
+        "fitted to the category's H → γγ events; background function: "
+        + fs["definitions"]["background_function"] + ". S_spur = signal yield fitted to the "
+        "background-only simulation (± its simulation-statistics error σ_MC); σ_stat = "
+        "expected statistical error of the signal yield in data at this luminosity (Asimov); "
+        "criterion |S_spur| < 0.2 σ_stat or < 0.1 S_exp; verdict with ±2σ_MC: pass / fail / "
+        "undecided. Z = Asimov significance with |S_spur| as a systematic on the signal "
+        "yield ([Z at |S_spur| ± σ_MC]); 'Z no syst' without it. Only prompt γγ background "
+        "(no γ+jet, jet+jet fakes); cross-sections are Pythia's LO ones.", "",
+        "| run | ε_S | S_exp | B | function | S_spur ± σ_MC | S_spur/σ_stat | S_spur/S_exp | "
+        "passes | verdict (±2σ_MC) | Z [range] | Z no syst | cross-check S_spur (test split) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    inc = fs.get("inclusive")
+    if inc and "skipped" not in inc:
+        cc = inc.get("cross_check")
+        lines.append(
+            f"| all selected (no cut) | 100 % | {inc['expected_signal']:.1f} | "
+            f"{inc['background_yield']:.0f} | {inc['background_function']['chosen']} | "
+            f"{_pm(inc['spurious_signal'], inc['spurious_signal_mc_error'])} | "
+            f"{_pm(inc['spurious_over_stat'], inc['spurious_over_stat_mc_error'])} | "
+            f"{_pm(inc['spurious_over_expected'], inc['spurious_over_expected_mc_error'])} | "
+            f"{_yes(inc['passes_spurious_criterion'])} | {inc['spurious_verdict']} | "
+            f"{_z(inc)} | {inc['expected_significance_no_systematic']:.2f} | "
+            + (_pm(cc["spurious_signal"], cc["mc_error"])
+               + (f" (pull {cc['pull_vs_main']:+.1f}, all table background)"
+                  if cc.get("pull_vs_main") is not None else "") if cc else "-") + " |")
+    for name, run in results["runs"].items():
+        fit = run.get("fit") or {}
+        for key, wp in fit.get("working_points", {}).items():
+            if "skipped" in wp:
+                lines.append(f"| {name} | {100 * float(key):.0f} % | {wp['expected_signal']:.1f} "
+                             f"| {wp['background_yield']:.0f} | {wp['skipped']} |"
+                             + " - |" * 9)
+                continue
+            cc = wp.get("cross_check")
+            lines.append(
+                f"| {name} | {100 * float(key):.0f} % | {wp['expected_signal']:.1f} | "
+                f"{wp['background_yield']:.0f} | {wp['background_function']['chosen']} | "
+                f"{_pm(wp['spurious_signal'], wp['spurious_signal_mc_error'])} | "
+                f"{_pm(wp['spurious_over_stat'], wp['spurious_over_stat_mc_error'])} | "
+                f"{_pm(wp['spurious_over_expected'], wp['spurious_over_expected_mc_error'])} | "
+                f"{_yes(wp['passes_spurious_criterion'])} | {wp['spurious_verdict']} | "
+                f"{_z(wp)} | {wp['expected_significance_no_systematic']:.2f} | "
+                + (_pm(cc["spurious_signal"], cc["mc_error"])
+                   + (f" (pull {cc['pull_vs_main']:+.1f})" if cc.get("pull_vs_main") is not None
+                      else "") if cc else "-") + " |")
+    floor = fs.get("statistical_floor")
+    if floor:
+        m = floor["measured_mc_over_stat"] or {}
+        lines += ["", f"Statistical floor: the background simulation is worth "
+                  f"{floor['equivalent_luminosity_pb'] / 1000:.3g} fb⁻¹ "
+                  f"({floor['n_effective']:.0f} effective events), so σ_MC ≈ √(L/L_MC) σ_stat = "
+                  f"{floor['expected_mc_over_stat']:.2f} σ_stat (measured in the categories: "
+                  f"median {m.get('median', float('nan')):.2f}, {m.get('min', float('nan')):.2f}–"
+                  f"{m.get('max', float('nan')):.2f}). A verdict 'pass' on the 0.2 σ_stat "
+                  "criterion at ±2σ_MC would need σ_MC ≤ 0.1 σ_stat, i.e. a background "
+                  f"simulation of ≥ {floor['luminosity_for_mc_over_stat_0p1_pb'] / 1000:.0f} fb⁻¹; "
+                  "below that only the 10 % S_exp criterion (or a clear fail) can be decided."]
+    lines += ["", "Best working point of each classifier (highest Z with the systematic):", "",
+              "| run | λ | best ε_S | Z [range] | Z no syst | S_spur verdict |",
+              "|---|---|---|---|---|---|"]
+    for name, best in fs["best"].items():
+        lam = results["runs"][name]["lambda"]
+        if best["eps_s"] is None:
+            lines.append(f"| {name} | {'-' if lam is None else f'{lam:g}'} | - | - | - | - |")
+            continue
+        lines.append(
+            f"| {name} | {'-' if lam is None else f'{lam:g}'} | {100 * float(best['eps_s']):.0f} % "
+            f"| {_z(best)} | {best['expected_significance_no_systematic']:.2f} | "
+            f"{best['spurious_verdict']} |")
+    lines += ["", hypothesis_sentence(fs["hypothesis"]), ""]
+    if "image" in fs:
+        lines += [hypothesis_sentence(fs["image"]), ""]
+    if "fit_sample_vs_test_split" in fs:
+        lines += [
+            "Fit sample vs the test split's background (same process, the fit sample without "
+            "multiparton interactions): per cut, the background efficiency ε_B, the fraction of "
+            "the passing background in 120–130 GeV, and the two-sample χ² of the m_γγ shapes "
+            "(10 GeV bins); pulls and χ² with the pooled-fraction errors of the effective counts.",
+            "",
+            "| run | cut | ε_B fit sample | ε_B test split | pull | 120–130 fraction fit sample "
+            "| test split | pull | shape χ²/ndof (p) | events fit / test |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, agree in fs["fit_sample_vs_test_split"].items():
+            for key, c in agree["cuts"].items():
+                cut = "none" if key == "none" else f"ε_S {100 * float(key):.0f} %"
+                e, w, sh = c["eps_b"], c["window_fraction"], c["shape"]
+                chi = ("-" if sh["chi2"] is None else
+                       f"{sh['chi2']:.1f}/{sh['ndof']} ({sh['p_value']:.2f})")
+                lines.append(
+                    f"| {name} | {cut} | {_pm(e['fit_sample'], None, 4)} | "
+                    f"{_pm(e['test_split'], None, 4)} | {_pm(e['pull'], None, 2)} "
+                    f"| {_pm(w['fit_sample'], None, 3)} | {_pm(w['test_split'], None, 3)} | "
+                    f"{_pm(w['pull'], None, 2)} | {chi} | {c['n_events']['fit_sample']} / "
+                    f"{c['n_events']['test_split']} |")
+        lines.append("")
+    agree = (inc or {}).get("agreement_with_table")
+    if agree:
+        c = agree["cuts"]["none"]
+        w, sh = c["window_fraction"], c["shape"]
+        lines += [
+            f"Before any cut, the fit sample ({c['n_events']['fit_sample']} events) against every "
+            f"background event of the training table ({c['n_events']['test_split']}, all splits, "
+            f"with multiparton interactions): fraction in 120–130 GeV {w['fit_sample']:.4f} vs "
+            f"{w['test_split']:.4f} (pull {w['pull']:+.2f}); shape χ² {sh['chi2']:.1f}/"
+            f"{sh['ndof']} (p = {sh['p_value']:.2f}).", ""]
+    return lines
+
+
+def hypothesis_sentence(h: dict[str, Any]) -> str:
+    """The issue's hypothesis for one pair, in words, from the measured numbers."""
+    if "adversarial_at_best" not in h:
+        return f"`{h['adversarial']}` vs `{h['baseline']}`: {h.get('reason', 'not decided')}."
+    a, b, bb = h["adversarial_at_best"], h["baseline_at_same_eps_s"], h["baseline_at_its_best"]
+    eps = 100 * float(h["adversarial_best_eps_s"])
+
+    def spur(wp: dict[str, Any]) -> str:
+        return (f"S_spur = {_pm(wp['spurious_signal'], wp['spurious_signal_mc_error'])} "
+                f"({_pm(wp['spurious_over_stat'], None)} σ_stat, "
+                f"{_pm(100 * wp['spurious_over_expected'], None)} % of S_exp; "
+                f"{'passes' if wp['passes_spurious_criterion'] else 'fails'}, "
+                f"verdict with ±2σ_MC: {wp['spurious_verdict']})")
+
+    return (
+        f"Hypothesis, `{h['adversarial']}` vs `{h['baseline']}`: at its best working point "
+        f"(ε_S = {eps:.0f} %) `{h['adversarial']}` has {spur(a)}; `{h['baseline']}` at the same "
+        f"ε_S has {spur(b)}. Best Z with the spurious-signal systematic: "
+        f"`{h['adversarial']}` {_z(a)}, `{h['baseline']}` {_z(bb)} (at ε_S = "
+        f"{100 * float(h['baseline_best_eps_s']):.0f} %). Passes where the baseline fails: "
+        f"{_yes(h['passes_where_baseline_fails'])} (with the ±2σ_MC verdicts: "
+        f"{_yes(h['passes_where_baseline_fails_with_mc_precision'])}); Z ≥ baseline's: "
+        f"{_yes(h['significance_at_least_baseline'])} (ranges: "
+        f"{h['significance_at_least_baseline_within_ranges']}). Hypothesis "
+        f"{'holds' if h['hypothesis_holds'] else 'does not hold'} on the central values.")
 
 
 def _window_label(window: dict[str, Any]) -> str:
@@ -347,6 +642,23 @@ def _summary(base: dict[str, Any], ann: dict[str, Any]) -> dict[str, Any]:
     }
     out["target"]["met"] = out["target"]["jsd_ratio_met"] and out["target"]["auc_loss_met"]
     return out
+
+
+def publish(outdir: str | Path, target: str | Path) -> list[Path]:
+    """Copy a finished study's ``results.json``, ``results.md`` and ``figures/*.png`` into
+    ``target`` (each file atomically; other files there, e.g. a README, are kept)."""
+    outdir, target = Path(outdir), Path(target)
+    files = [outdir / RESULTS, outdir / "results.md", *sorted((outdir / "figures").glob("*.png"))]
+    missing = [str(f) for f in files[:2] if not f.exists()]
+    if missing:
+        raise EventLensError(f"publish: {', '.join(missing)} missing; run the study first")
+    written = []
+    for f in files:
+        dest = target / f.relative_to(outdir)
+        with atomic_path(dest) as tmp:
+            tmp.write_bytes(f.read_bytes())
+        written.append(dest)
+    return written
 
 
 def export_classifier(rundir: Path, output: Path, run: dict[str, Any]) -> dict[str, Any]:

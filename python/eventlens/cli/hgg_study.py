@@ -4,9 +4,15 @@ Trains the plain classifier, the adversarial one for every λ of the scan and
 (unless --no-image) the compact CNN on photon images with and without the
 adversary, all on the same table and split; measures AUC, the background
 m_γγ sculpting (Jensen–Shannon divergence before/after a cut at ε_S = 50, 30,
-10 %) and the background rejection; exports the ANN classifier to ONNX with
-its model card; writes OUT/results.json and OUT/figures/*.png.  Runs already
-finished with the same configuration are reused.
+10 %) and the background rejection; then the background fit of every
+category (ε_S = 70, 50, 30, 10 %): the spurious signal a smooth-function fit
+finds in the background-only simulation after the cut, and the expected
+significance at --lumi with it as a systematic (eventlens.adversarial.spurious;
+the background simulation is --fit-table, an independent background-only
+table, else the test split).  Exports the ANN classifier to ONNX with its
+model card; writes OUT/results.json, OUT/results.md and OUT/figures/*.png, and
+with --publish DIR copies those into DIR (the docs).  Runs already finished
+with the same configuration are reused.
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         limits=limits,
         image_limits=image_limits,
         export=None if args.no_export else args.export,
+        fit=not args.no_fit,
+        fit_table=args.fit_table,
+        lumi_pb=args.lumi,
+        fit_normalisation=args.fit_normalisation,
     )
     results = run_study(args.table, args.output, plan,
                         progress=not args.no_progress and sys.stderr.isatty(),
@@ -48,6 +58,15 @@ def run(args: argparse.Namespace) -> int:
              s["auc"]["loss"], s["jsd_0.5"]["baseline"], s["jsd_0.5"]["adversarial"],
              "-" if s["jsd_0.5"]["ratio"] is None else f"{s['jsd_0.5']['ratio']:.1f}",
              s["target"]["met"])
+    if "fit_summary" in results:
+        h = results["fit_summary"]["hypothesis"]
+        log.info("background fit: %s vs %s, hypothesis holds: %s", h["adversarial"],
+                 h["baseline"], h.get("hypothesis_holds"))
+    if args.publish is not None:
+        from ..adversarial.study import publish
+
+        for path in publish(args.output, args.publish):
+            log.info("published %s", path)
     return 0
 
 
@@ -75,6 +94,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export", type=Path, default=Path("onnx_models/hgg_ann.onnx"),
                    help="ONNX file for the ANN classifier (card NAME.json beside it)")
     p.add_argument("--no-export", action="store_true", help="do not export the ANN classifier")
+    p.add_argument("--fit-table", type=Path, default=None,
+                   help="independent hgg object table whose background events are the "
+                        "background simulation of the fit (default: the test split)")
+    p.add_argument("--lumi", type=float, default=138000.0,
+                   help="target luminosity in pb^-1 for yields and significance (default "
+                        "138000)")
+    p.add_argument("--fit-normalisation", choices=("table", "sample"), default="table",
+                   help="scale each background dataset of the fit table to the same "
+                        "dataset's yield in the training table (table, default) or keep "
+                        "its own sigma*L weights (sample)")
+    p.add_argument("--no-fit", action="store_true", help="skip the background fits")
+    p.add_argument("--publish", type=Path, default=None,
+                   help="copy results.json, results.md and figures/*.png into this folder "
+                        "(e.g. docs/hgg_adversarial)")
     p.add_argument("--overwrite", action="store_true",
                    help="retrain run folders that hold a different or unfinished run")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
