@@ -15,7 +15,7 @@ from eventlens.generate import GenerationRequest, generate
 from eventlens.generate import pileup as pileup_module
 from eventlens.generate.nanoaod import read_metadata
 from eventlens.generate.pileup import PileupSettings, get_library, library_path
-from eventlens.generate.registry import DEFAULT_REGISTRY, load_registry
+from eventlens.generate.registry import default_registry, load_registry
 from eventlens.generate.samples import make_samples
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def registry(tmp_path_factory):
     """The shipped registry with a 300-event non-diffractive library and a one-process task;
     the library cache in a temporary folder."""
     folder = tmp_path_factory.mktemp("pileup")
-    data = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    data = yaml.safe_load(default_registry().read_text())
     data["processes"]["minbias_nd"] = {"settings": ["SoftQCD:nonDiffractive = on"]}
     data["pileup"].update({"library_process": "minbias_nd", "library_events": 300})
     data["tasks"]["tiny"] = ["dy"]
