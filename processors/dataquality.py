@@ -24,6 +24,7 @@ does not exist in an era would otherwise silently reject all its events.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,8 @@ from .inputs import Inputs
 
 LUMI_STEP, TRIGGER_STEP = "lumi_mask", "trigger"
 
-#: One parsed golden JSON per file and process (workers parse it on first use).
-_MASKS: dict[str, Any] = {}
+#: One parsed golden JSON per file version and process (workers parse it on first use).
+_MASKS: dict[tuple[str, int, int], Any] = {}
 
 
 def data_steps(cfg: TaskConfig) -> tuple[str, ...]:
@@ -51,19 +52,23 @@ def data_steps(cfg: TaskConfig) -> tuple[str, ...]:
 
 
 def lumi_mask(path: str) -> Any:
-    """The ``coffea.lumi_tools.LumiMask`` of a golden JSON (cached per process)."""
-    if path not in _MASKS:
+    """The ``coffea.lumi_tools.LumiMask`` of a golden JSON (cached per process and file
+    version: an edited file is read again)."""
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such lumi mask (data.lumi_mask)") from None
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _MASKS:
         from coffea.lumi_tools import LumiMask
 
         try:
-            _MASKS[path] = LumiMask(path)
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such lumi mask (data.lumi_mask)") from None
+            _MASKS[key] = LumiMask(path)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"{path}: not a golden JSON {{run: [[first, last], ...]}} ({exc})"
             ) from exc
-    return _MASKS[path]
+    return _MASKS[key]
 
 
 def certified(cfg: TaskConfig, inputs: Inputs) -> np.ndarray:
