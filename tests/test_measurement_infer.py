@@ -146,13 +146,13 @@ def test_variation_counts_add_up(runs):
 
 
 def test_nominal_only_when_shapes_are_off(mixed, tmp_path):
-    from eventlens.pipeline.infer import inference_spec
-    from eventlens.pipeline.run import RunOptions, run
+    from eventlens.cli import main
     from eventlens.stats import read_histograms
 
-    spec = inference_spec(MODEL)
-    spec = type(spec)(**{**spec.to_json(), "shapes": False})
-    run(spec, {k: mixed[k] for k in ("ttbar", "dy")}, tmp_path / "o", RunOptions(status=False))
+    fs = tmp_path / "fs.json"
+    fs.write_text(json.dumps({k: mixed[k] for k in ("ttbar", "dy")}))
+    args = ["infer", "--model", str(MODEL), "--fileset", str(fs), "-o", str(tmp_path / "o")]
+    assert main([*args, "--no-shapes"]) == 0
     variations = list(read_histograms(tmp_path / "o").histograms["mass"].axes["variation"])
     assert "jesUp" not in variations and "muon_idUp" in variations
 

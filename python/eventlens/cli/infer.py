@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
         args.fileset,
         args.output,
         scores=args.scores,
+        shapes=not args.no_shapes,
         batch_size=args.batch_size,
         **run_options(args),
     )
@@ -42,4 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_run_arguments(p)
     p.add_argument("--batch-size", type=int, default=1024, help="events per onnxruntime call")
     p.add_argument("--scores", action="store_true", help="also write per-event scores (Parquet)")
+    p.add_argument(
+        "--no-shapes",
+        action="store_true",
+        help="nominal pass only: no shape systematics (measurement.shapes) in histograms.json",
+    )
     p.set_defaults(func=run)

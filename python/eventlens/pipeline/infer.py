@@ -69,6 +69,7 @@ def inference_spec(
     scores: bool = False,
     batch_size: int = 1024,
     threads: int | None = 1,
+    shapes: bool = True,
 ) -> RunSpec:
     """The :class:`RunSpec` of classifying ``model``'s task with ``model`` (an .onnx).
 
@@ -103,6 +104,7 @@ def inference_spec(
         batch_size=batch_size,
         threads=threads,
         scores=scores,
+        shapes=shapes,
     )
 
 
@@ -116,10 +118,12 @@ def run_inference(
     luminosity_pb: float | None = None,
     scores: bool = False,
     batch_size: int = 1024,
+    shapes: bool = True,
     **options: Any,
 ) -> dict[str, Any] | PendingRun:
     """Select, render and classify the events of ``fileset`` with ``model`` (an .onnx).
 
+    ``shapes=False`` fills the nominal pass only (no shape systematics).
     ``options`` are the fields of :class:`~.run.RunOptions` (as for
     :func:`~.select.run_selection`).  With the iterative executor onnxruntime
     uses every core; other executors get one onnxruntime thread per worker process.
@@ -135,6 +139,7 @@ def run_inference(
         scores=scores,
         batch_size=batch_size,
         threads=None if executor == "iterative" else 1,
+        shapes=shapes,
     )
     result = run(spec, fileset, output_dir, RunOptions(**options))
     if isinstance(result, PendingRun):

@@ -25,6 +25,8 @@ that one object, so they describe the same model:
   the templates scaled to the nominal integral, one parameter.  A variation
   identical to the nominal (or unfilled, i.e. all zero) for a process does not
   act on it.  A systematic with only ``Up`` is mirrored (down = 2·nominal − up);
+  one whose Up or Down keeps less than :data:`PRUNE_RATIO` of a template's yield
+  (a sparse template emptied by a shift) is pruned for that template, with a warning;
 - **floating** backgrounds: combine ``rateParam`` / pyhf ``normfactor``
   ``norm_<process>``;
 - **MC statistics**: one Barlow–Beeston-lite parameter per bin (combine
@@ -54,6 +56,9 @@ log = logging.getLogger(__name__)
 
 POI = "mu"
 LUMI = "lumi"
+#: A template systematic whose Up or Down keeps less than this fraction of the nominal
+#: yield is pruned for that template (see :func:`_variation_pair`).
+PRUNE_RATIO = 1e-3
 #: Names combine and pyhf both accept (combine splits datacard lines on whitespace,
 #: shapes paths on "/" and the ``$PROCESS_$SYSTEMATIC`` pattern on nothing else).
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -379,7 +384,20 @@ def _variation_pair(
         log.info("%s: only Down given, Up mirrored (2*nominal - Down)", where)
         up = 2.0 * nominal - down
     assert up is not None and down is not None
-    return _clip_negative(up, where + "Up"), _clip_negative(down, where + "Down")
+    up, down = _clip_negative(up, where + "Up"), _clip_negative(down, where + "Down")
+    ratio = min(up.sum(), down.sum()) / nominal.sum()
+    if ratio < PRUNE_RATIO:
+        # A shifted pass that moves the few simulated events of a sparse template out of it
+        # (or, mirrored, doubles it) says nothing about the shape: pruned, as analyses do.
+        log.warning(
+            "%s: pruned (a variation keeps %.2g of the nominal yield %.3g: too few simulated "
+            "events in this template to describe it)",
+            where,
+            ratio,
+            nominal.sum(),
+        )
+        return None
+    return up, down
 
 
 def _check_observed(model: StatModel) -> None:
