@@ -55,6 +55,12 @@ per variation, how many events were selected, shared with the nominal, kept
 their picture, and were classified anew (``variations`` in ``inference.json``).
 Table models (``dtw_ffn``) read every pT, so for them every shifted event is
 re-classified.
+
+Measured with the shipped ``dtw_compact_cnn`` on 6000 generated tt̄ events (seed 7,
+``eventlens measurement-study``, docs/measurement.md), the fraction of the selected
+events re-classified: jesUp/Down 0.26/0.26, jerUp 0.71, met_unclusteredUp/Down
+0.22/0.23, muon_scaleUp/Down 0.021/0.017 — JES and JER reach the picture mostly
+through MET (its direction is quantised to 2π/32 in φ), the muon scale almost never.
 """
 
 from __future__ import annotations

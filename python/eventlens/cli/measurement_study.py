@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         models=(args.cnn, args.ffn),
         doc=args.doc,
         command="eventlens " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
+        reuse=args.reuse,
     )
     report = run_study(settings)
     for lumi, r in ratios(report).items():
@@ -70,8 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="events of one process (default dy=15000)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (shipped models: 1)")
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--lumi", type=float, nargs="+", default=[10.0, 1000.0],
-                   help="luminosities in pb^-1 (default 10 1000)")
+    p.add_argument("--lumi", type=float, nargs="+", default=[1.0, 10.0],
+                   help="luminosities in pb^-1 (default 1 10)")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep finished infer runs of the same models and sample files")
     p.add_argument("--cnn", default="dtw_compact_cnn", help="image model (shipped name or .onnx)")
     p.add_argument("--ffn", default="dtw_ffn", help="table model (shipped name or .onnx)")
     p.set_defaults(func=run)
