@@ -127,7 +127,7 @@ def test_statistics_inputs_are_written_and_valid(runs):
     assert summary["statistics"]["workspace"] == "stats/workspace.json"
     pyhf.Workspace(json.loads((out / "stats" / "workspace.json").read_text()))
     with uproot.open(out / "stats" / "shapes.root") as f:
-        keys = {k.split(";")[0] for k in f.keys()}
+        keys = {k.split(";")[0] for k in f.keys()}  # noqa: SIM118 - a ROOT directory
     assert {"ttbar/ttbar", "ttbar/data_obs", "ttbar/ttbar_jesUp"} <= keys
     card = (out / "stats" / "datacard.txt").read_text()
     assert "jes shape" in " ".join(card.split())
@@ -205,5 +205,5 @@ def test_missing_trigger_branch_in_data_is_one_line(nanoaod_dir, tmp_path):
 
     config = _config(tmp_path, {"triggers": ["HLT_NotAPath"]})
     fs = {"data": {"files": {str(nanoaod_dir / "nano_dimuon.root"): "Events"}}}
-    with pytest.raises(InputFileError, match="no trigger branch HLT_NotAPath .*data.triggers"):
+    with pytest.raises(InputFileError, match=r"no trigger branch HLT_NotAPath .*data\.triggers"):
         run_selection("dtw", fs, tmp_path / "out", status=False, config=config)
