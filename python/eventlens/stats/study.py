@@ -181,7 +181,7 @@ def _infer(s: StudySettings, model: Path, fileset: Path) -> tuple[Path, float]:
     out = s.output / "infer" / model.stem
     if s.reuse and _reusable(out, model, fileset):
         log.info("reusing %s", out)
-        return out, json.loads((out / "summary.json").read_text())["seconds"]
+        return out, round(json.loads((out / "summary.json").read_text())["seconds"], 1)
     t0 = time.perf_counter()
     run_inference(
         model, fileset, out, executor=s.executor, workers=s.jobs, overwrite=True, status=False
@@ -335,7 +335,17 @@ def markdown(report: dict[str, Any]) -> str:
                 )
         lines.append("")
     lines += [
-        "(!) marks a fit whose minimum or MINOS interval MINUIT did not call valid.",
+        "(!) marks a fit whose minimum or MINOS interval MINUIT did not call valid; a lower "
+        "error of 1.0000 is an interval reaching μ = 0, the fit model's lower bound.",
+        "",
+        "Best per column (the smallest σ(μ) at the largest luminosity): "
+        + "; ".join(
+            f"{kind.replace('_', ' ')}: "
+            + min(last.values(), key=lambda e, k=kind: e[k]["sigma"])["label"]
+            for kind in KINDS
+            for last in [list(report["results"].values())[-1]]
+        )
+        + ".",
         "",
         "## Which shape variations change the picture",
         "",
