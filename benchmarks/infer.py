@@ -15,6 +15,9 @@ network really works) — this runs, with coffea's IterativeExecutor on one core
                     (JES up/down, JER up, unclustered MET up/down, muon scale up/down:
                     objects shifted, selection re-applied, only events whose picture
                     changed re-rendered and re-classified);
+* ``onnx_all_variations_no_reuse`` -- the same, but every selected event of every
+                    shifted pass re-rendered and re-classified (no picture comparison):
+                    what the comparison saves;
 * ``torch``      -- ``onnx`` with the model run in torch eager mode instead.
 
 Saved (benchmarks/results/infer.json): input events/s per core and selected
@@ -45,6 +48,16 @@ from eventlens.resources import models_dir
 HERE = Path(__file__).resolve().parent
 
 log = logging.getLogger("benchmarks.infer")
+
+
+class AlwaysChanged:
+    """A model input that says every shifted event's input changed (no reuse)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def unchanged(self, a: Any, b: Any) -> np.ndarray:
+        return np.zeros(a.n_events, dtype=bool)
 
 
 class TorchEager:
@@ -119,6 +132,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results" / "infer.json")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch eager run")
+    parser.add_argument(
+        "--no-reuse-baseline",
+        action="store_true",
+        help="skip the all-variations run without picture comparison",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import torch
@@ -141,12 +159,16 @@ def main() -> int:
     selection = TaskProcessor(spec, cfg, output_dir=None)
     onnx = InferenceProcessor(spec, cfg, args.model, card, threads=1, shapes=False)
     variations = InferenceProcessor(spec, cfg, args.model, card, threads=1, shapes=True)
+    no_reuse = InferenceProcessor(spec, cfg, args.model, card, threads=1, shapes=True)
+    no_reuse.model_input = AlwaysChanged(no_reuse.model_input)
     eager = InferenceProcessor(spec, cfg, args.model, card, threads=1, shapes=False)
     eager.model = TorchEager(Path(str(card.training.checkpoint)), card.model_input())
 
     results: dict[str, Any] = {}
     reclassified: dict[str, Any] = {}
     runs = [("selection", selection), ("onnx", onnx), ("onnx_all_variations", variations)]
+    if not args.no_reuse_baseline:
+        runs.append(("onnx_all_variations_no_reuse", no_reuse))
     if not args.no_torch:
         runs.append(("torch", eager))
     for name, proc in runs:
@@ -178,6 +200,10 @@ def main() -> int:
         "all_variations_over_nominal_cpu": results["onnx_all_variations"]["cpu_seconds"]
         / results["onnx"]["cpu_seconds"],
     }
+    if "onnx_all_variations_no_reuse" in results:
+        ratios["all_variations_without_reuse_over_nominal"] = (
+            results["onnx_all_variations_no_reuse"]["seconds"] / results["onnx"]["seconds"]
+        )
     if "torch" in results:
         ratios["ort_speedup_over_torch_in_loop"] = (
             results["torch"]["seconds"] / results["onnx"]["seconds"]
