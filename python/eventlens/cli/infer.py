@@ -4,7 +4,10 @@ Selects the events of the model's task (the same selection as ``eventlens
 select``), renders them with the model card's render config, runs the model
 with onnxruntime (CUDA when usable, else CPU) and fills weighted histograms of
 the mass per predicted class and of every class's score.  ``eventlens plot
-OUT`` draws them.
+OUT`` draws them.  For a measurement it also fills OUT/histograms.json (process ×
+region × variation × observable, with the scale-factor and shape systematics of the
+selection config's ``measurement:`` block) and OUT/stats/{shapes.root, datacard.txt,
+workspace.json}; ``eventlens fit OUT`` fits them.
 """
 
 from __future__ import annotations
