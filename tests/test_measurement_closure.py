@@ -74,6 +74,8 @@ def test_injected_signal_strength_is_fitted_back(samples, mu):
     assert fit["status"]["converged"], fit["status"]
     assert fit["observation"] == "data"
     err = fit["mu_err_up"] if fit["mu"] < mu else fit["mu_err_down"]
+    print(f"closure: injected {mu}, fitted {fit['mu']:.3f} +{fit['mu_err_up']:.3f} "
+          f"-{fit['mu_err_down']:.3f}, L = {lumi:.3g} pb^-1")
     assert abs(fit["mu"] - mu) < 2 * err, (fit["mu"], fit["mu_err_up"], fit["mu_err_down"], mu)
     assert 0 < err < 0.5  # a measurement, not a shrug
     # every systematic of the run made it into the fitted model

@@ -214,7 +214,10 @@ def _measurement_lines(s: DemoSettings, signal: str | None, fit: dict[str, Any] 
         return ["", "## Measurement", "", f"- task {s.task} has no fit model with a signal"]
     lines = ["", "## Measurement", ""]
     if "error" in fit:
-        return [*lines, f"- μ({signal}): the fit failed: {fit['error']}"]
+        return [
+            *lines,
+            f"- μ({signal}), injected **{s.inject_mu:g}**: the fit failed: {fit['error']}",
+        ]
     status = "" if fit["status"]["converged"] else " (the fit did **not** converge)"
     lines += [
         f"- μ({signal}) = **{fit['mu']:.3f} +{fit['mu_err_up']:.3f} −{fit['mu_err_down']:.3f}**"
