@@ -68,13 +68,14 @@ log = logging.getLogger("benchmarks.select")
 
 
 def needed_branches() -> list[str]:
-    """Union of the uproot filter patterns of all tasks."""
+    """Union of the uproot filter patterns of all tasks (with what `eventlens infer`
+    reads for its systematics)."""
     from eventlens.processors.inputs import needs_of
     from eventlens.processors.registry import load_config, task_names
 
     names: list[str] = []
     for task in task_names():
-        names += needs_of(load_config(task)).filter_names()
+        names += needs_of(load_config(task), measurement=True).filter_names()
     return list(dict.fromkeys(names))
 
 

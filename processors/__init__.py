@@ -12,6 +12,9 @@ folder (those are :mod:`eventlens.pipeline`'s):
 ``flavour``    NanoAOD flavours (Run 2 UL, Run 3 v12/v15): what is read from which branch
 ``inputs``     the branches a task reads, from NanoEvents or straight from uproot
 ``task``       what a task is, and the steps every task shares (:func:`task.analyse`)
+``dataquality``  collision data only: the lumi mask and trigger steps (``data:`` block)
+``systematics``  scale-factor weights and shifted objects of the measurement
+``measurement``  the histogram contract: process × region × variation × observable
 ``cuts``, ``kinematics``, ``labels``, ``weights``, ``cutflow``   building blocks
 ``hists``      the weighted histograms every task fills
 

@@ -20,6 +20,7 @@ coffea from retrying a broken file and from printing a deep traceback.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from eventlens.errors import InputFileError
 from eventlens.pipeline.table import TABLES_DIR, build_table, table_name, write_table
 
 from . import hists
-from .inputs import inputs_from_nanoevents, needs_of
+from .inputs import Inputs, inputs_from_nanoevents, needs_of
 from .task import ChunkResult, Task, analyse
 
 # NanoAODSchema warns about every cross-reference index (Muon_jetIdx, ...) whose
@@ -75,17 +76,28 @@ class TaskProcessor(processor.ProcessorABC):
         out = self._accumulate(result, dataset)
         out["entries"] = {dataset: {filename: inputs.n}}
         out["tables"] = {dataset: self._write(result, dataset, filename, start, stop)}
-        out.update(
-            self.after_selection(result, dataset, table_name(dataset, filename, start, stop))
+        extra = self.after_selection(
+            result, dataset, table_name(dataset, filename, start, stop), inputs, meta
         )
+        out["notes"] |= set(extra.pop("notes", set()))
+        out.update(extra)
         return out
 
-    def after_selection(self, result: ChunkResult, dataset: str, chunk: str) -> dict[str, Any]:
+    def after_selection(
+        self,
+        result: ChunkResult,
+        dataset: str,
+        chunk: str,
+        inputs: Inputs | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Extra mergeable outputs computed from the selected events of a chunk.
 
         The selection itself is final here; subclasses add to it (the inference
-        processor renders, runs the model and fills its histograms) without
-        repeating any of it.  ``chunk`` names the chunk's files (``<chunk>.parquet``).
+        processor renders, runs the model and fills its histograms; with the
+        chunk's ``inputs`` it also re-selects shifted objects for systematics)
+        without repeating any of it.  ``chunk`` names the chunk's files
+        (``<chunk>.parquet``); a ``notes`` set returned is added to the run's notes.
         """
         return {}
 

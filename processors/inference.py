@@ -1,12 +1,19 @@
-"""The analysis loop with a network in it: select, render, infer, histogram.
+"""The analysis loop with a network in it: select, render, infer, histogram, vary.
 
 :class:`InferenceProcessor` is the task's :class:`~.base.TaskProcessor` (the
 same selection, cutflow and selection histograms — inherited, not copied)
 plus, chunk by chunk, the model: the selected events' objects are turned into
 the model's input (images drawn by the C++ renderer with the render config of
 the model card), the ONNX model runs in onnxruntime (CUDA when usable, else
-CPU), and the weighted histograms of :mod:`eventlens.inference.hists` are
-filled: mass per predicted class (split by true class) and every class's score.
+CPU), and two sets of weighted histograms are filled:
+
+* ``inference`` (:mod:`eventlens.inference.hists`, for studies and plots): mass
+  per predicted class split by true class, and every class's score — nominal;
+* ``measurement`` (:mod:`.measurement`, the histogram contract of
+  :mod:`eventlens.stats.io`): process × region × variation × observable, with the
+  nominal weight (normalisation × scale factors), each scale-factor variation and
+  each shape variation (:mod:`.systematics`: objects shifted, the selection
+  re-applied, only events whose picture changed re-classified).
 
 Optionally each chunk's per-event scores go to Parquet (atomically, one file
 per chunk, named after the chunk), and a few example events per predicted class are kept for the
@@ -15,6 +22,7 @@ gallery of ``eventlens plot``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +34,14 @@ from eventlens.inference import OnnxWrapper
 from eventlens.inference import hists as infer_hists
 from eventlens.io import atomic_path
 from eventlens.modelcard import ModelCard
+from eventlens.render.batch import flatten_objects
 from eventlens.training.metrics import softmax
 
+from . import measurement
 from .base import TaskProcessor
-from .task import ChunkResult, Task
+from .inputs import Inputs, needs_of
+from .systematics import EventWeights, ShapeVariation, shape_variations, vary
+from .task import ChunkResult, Task, analyse
 
 #: Example events kept per predicted class and chunk (capped again after merging).
 EXAMPLES_PER_CLASS = 6
@@ -47,47 +59,153 @@ class InferenceProcessor(TaskProcessor):
         batch_size: int = 1024,
         threads: int | None = 1,
         scores_dir: str | Path | None = None,
+        shapes: bool = True,
     ) -> None:
         super().__init__(task, config, output_dir=None)
         card.check_task(task.name)
         card.check_classes(list(config.classes))
+        self.needs = needs_of(config, measurement=True)
         self.classes = list(card.classes)
         self.outputs_are_logits = "logit" in card.output.meaning.lower()
+        self.model_input = card.model_input()
         self.model = OnnxWrapper(
-            model_path, preprocess=card.model_input(), batch_size=batch_size, threads=threads
+            model_path, preprocess=self.model_input, batch_size=batch_size, threads=threads
         )
         self.scores_dir = None if scores_dir is None else str(scores_dir)
+        self.weights = EventWeights(config)
+        self.shapes: list[ShapeVariation] = shape_variations(config) if shapes else []
+        self.variations = [*self.weights.variations(), *(v.label for v in self.shapes)]
 
-    def after_selection(self, result: ChunkResult, dataset: str, chunk: str) -> dict[str, Any]:
+    def book_measurement(self) -> dict[str, Any]:
+        """Empty contract histograms of this run (:mod:`.measurement`)."""
+        return measurement.book(
+            self.config,
+            self.classes,
+            self.variations,
+            self.task.axis_label,
+            cutbased="jet" in self.config.objects,
+        )
+
+    def predict(self, objects: ak.Array) -> np.ndarray:
+        """Class probabilities (N, K) float32 of the events' objects."""
+        raw = np.asarray(self.model.predict(objects), dtype=np.float32)
+        return softmax(raw) if self.outputs_are_logits else raw
+
+    def after_selection(
+        self,
+        result: ChunkResult,
+        dataset: str,
+        chunk: str,
+        inputs: Inputs | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         m = self.config.histograms.mass
         booked = infer_hists.book(self.classes, m.bins, (m.start, m.stop))
+        contract = self.book_measurement()
         n = len(result.label)
+        simulation = inputs is None or inputs.is_simulation
+        process = measurement.process_name(dataset, metadata, simulation)
+        out: dict[str, Any] = {"inference": booked, "measurement": contract}
         if n == 0:
-            return {"inference": booked, "examples": {}, "scores": {}}
-        raw = np.asarray(self.model.predict(result.objects), dtype=np.float32)
-        probs = softmax(raw) if self.outputs_are_logits else raw
-        predicted = probs.argmax(axis=1)
-        names = np.asarray(self.classes)
-        booked["mass"].fill(
-            dataset=dataset,
-            truth=result.label,
-            predicted=names[predicted],
-            mass=result.mass,
-            weight=result.weight,
+            out.update(examples={}, scores={})
+        if inputs is None:
+            weights = None
+            weight = result.weight
+        else:
+            weights = self.weights.of(result, inputs)
+            weight = weights.weight()
+        probs = (
+            self.predict(result.objects) if n else np.zeros((0, len(self.classes)), np.float32)
         )
-        for k, cls in enumerate(self.classes):
-            booked["score"].fill(
+        if n:
+            predicted = probs.argmax(axis=1)
+            names = np.asarray(self.classes)
+            booked["mass"].fill(
                 dataset=dataset,
                 truth=result.label,
-                cls=cls,
-                score=np.clip(probs[:, k], 0.0, 1.0 - 1e-7),
-                weight=result.weight,
+                predicted=names[predicted],
+                mass=result.mass,
+                weight=weight,
             )
-        return {
-            "inference": booked,
-            "examples": self._examples(result, probs, predicted, dataset),
-            "scores": self._write_scores(result, probs, predicted, dataset, chunk),
+            for k, cls in enumerate(self.classes):
+                booked["score"].fill(
+                    dataset=dataset,
+                    truth=result.label,
+                    cls=cls,
+                    score=np.clip(probs[:, k], 0.0, 1.0 - 1e-7),
+                    weight=weight,
+                )
+            out["examples"] = self._examples(result, probs, predicted, dataset)
+            out["scores"] = self._write_scores(result, probs, predicted, dataset, chunk)
+        self._fill(contract, process, measurement.NOMINAL, result, probs, weight)
+        if weights is None or not simulation:
+            return out
+        for name in self.variations[: len(self.variations) - len(self.shapes)]:
+            self._fill(contract, process, name, result, probs, weights.weight(name))
+        counts: dict[str, dict[str, int]] = {}
+        notes: set[str] = set()
+        for variation in self.shapes:
+            shifted, note = vary(inputs, variation)
+            if note:
+                notes.add(f"{dataset}: {note}")
+            varied = analyse(self.task, self.config, shifted, dataset, metadata)
+            vprobs, count = self._varied_scores(result, probs, varied)
+            counts[variation.label] = count
+            vweight = self.weights.of(varied, shifted).weight()
+            self._fill(contract, process, variation.label, varied, vprobs, vweight)
+        out["variations"] = {dataset: counts}
+        out["notes"] = notes
+        return out
+
+    def _fill(
+        self,
+        contract: dict[str, Any],
+        process: str,
+        variation: str,
+        result: ChunkResult,
+        probs: np.ndarray,
+        weight: np.ndarray,
+    ) -> None:
+        measurement.fill(
+            contract,
+            self.config,
+            process,
+            variation,
+            self.classes,
+            probs,
+            result.mass,
+            weight,
+            result.counts.get("jet"),
+            result.counts.get("bjet"),
+        )
+
+    def _varied_scores(
+        self, nominal: ChunkResult, probs: np.ndarray, varied: ChunkResult
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """Scores of the varied pass: the nominal ones for events selected in both whose
+        model input did not change (:meth:`eventlens.modelio.ModelInput.unchanged`),
+        the model's for the others; and how many were which."""
+        assert nominal.selected is not None and varied.selected is not None
+        pos_nom = np.flatnonzero(nominal.selected)
+        pos_var = np.flatnonzero(varied.selected)
+        _, i_nom, i_var = np.intersect1d(pos_nom, pos_var, assume_unique=True, return_indices=True)
+        out = np.empty((len(pos_var), len(self.classes)), dtype=probs.dtype)
+        todo = np.ones(len(pos_var), dtype=bool)
+        if len(i_var):
+            same = self.model_input.unchanged(
+                flatten_objects(nominal.objects[i_nom]), flatten_objects(varied.objects[i_var])
+            )
+            out[i_var[same]] = probs[i_nom[same]]
+            todo[i_var[same]] = False
+        if todo.any():
+            out[todo] = self.predict(varied.objects[np.flatnonzero(todo)])
+        count = {
+            "selected": len(pos_var),
+            "shared": len(i_var),
+            "same_picture": int(len(pos_var) - todo.sum()),
+            "classified": int(todo.sum()),
         }
+        return out, count
 
     def _examples(
         self, result: ChunkResult, probs: np.ndarray, predicted: np.ndarray, dataset: str

@@ -39,7 +39,14 @@ from .flavour import MissingBranchError, Source
 EVENT_IDS = ("run", "luminosityBlock", "event")
 LEPTON_BLOCKS = ("muon", "electron")
 
-__all__ = ["EVENT_IDS", "Inputs", "MissingBranchError", "Needs", "needs_of"]
+__all__ = [
+    "EVENT_IDS",
+    "MET_UNCLUSTERED_BRANCHES",
+    "Inputs",
+    "MissingBranchError",
+    "Needs",
+    "needs_of",
+]
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,14 @@ class CollectionNeed:
     fields: tuple[str, ...]
     optional: bool = False
     asked_by: dict[str, str] = field(default_factory=dict)
+    #: Fields read from simulation only (data lacks them): jets' hadronFlavour for b-tag SFs.
+    simulation: tuple[str, ...] = ()
 
     def key_of(self, name: str) -> str:
         return self.asked_by.get(name, f"objects.{self.block}")
+
+    def fields_of(self, simulation: bool) -> tuple[str, ...]:
+        return (*self.fields, *self.simulation) if simulation else self.fields
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,10 @@ class Needs:
 
     objects: dict[str, CollectionNeed]
     met_candidates: tuple[str, ...]
+    #: HLT branches read from data (``data.triggers``).
+    triggers: tuple[str, ...] = ()
+    #: Read the MET collection's unclustered-energy variations where the file has them.
+    met_unclustered: bool = False
 
     def filter_names(self) -> list[str]:
         """uproot ``filter_name`` patterns for every branch any file may need.
@@ -73,19 +89,42 @@ class Needs:
         another NanoAOD flavour are included (a branch listed here is only
         read when used).
         """
-        names = [*EVENT_IDS, "genWeight"]
+        names = [*EVENT_IDS, "genWeight", *self.triggers]
         for met in self.met_candidates:
             names += [f"{met}_pt", f"{met}_phi"]
+            if self.met_unclustered:
+                names += [f"{met}_{b}" for b in MET_UNCLUSTERED_BRANCHES]
         for need in self.objects.values():
             c = need.collection
-            names += [f"n{c}", f"n{c}_*", *(f"{c}_{f}" for f in need.fields)]
-            for f in need.fields:
+            fields = need.fields_of(True)
+            names += [f"n{c}", f"n{c}_*", *(f"{c}_{f}" for f in fields)]
+            for f in fields:
                 names += [f"{c}_{alt}" for alt in flav.alternatives(need.block, f)]
         return list(dict.fromkeys(names))
 
 
-def needs_of(cfg: TaskConfig) -> Needs:
-    """The fields each object block of ``cfg`` reads (kinematics + its cut branches)."""
+#: NanoAOD's unclustered-energy MET variations, per MET collection: Run 3
+#: (``*_pt/phiUnclusteredUp/Down``) and Run 2 (``MET_MetUnclustEnUpDeltaX/Y``, Up only).
+MET_UNCLUSTERED_BRANCHES = (
+    "ptUnclusteredUp",
+    "ptUnclusteredDown",
+    "phiUnclusteredUp",
+    "phiUnclusteredDown",
+    "MetUnclustEnUpDeltaX",
+    "MetUnclustEnUpDeltaY",
+)
+
+
+def needs_of(cfg: TaskConfig, measurement: bool = False) -> Needs:
+    """The fields each object block of ``cfg`` reads (kinematics + its cut branches).
+
+    ``measurement`` (``eventlens infer``): also what the systematics read — jets'
+    ``hadronFlavour`` in simulation for b-tag scale factors, the MET collection's
+    unclustered-energy variations where present (:mod:`.systematics`).  Data
+    requirements (``data.triggers``) are read in every run.
+    """
+    btag_sf = measurement and cfg.measurement.corrections is not None
+    met_unclustered = measurement and cfg.measurement.shapes.get("met_unclustered", 0.0) > 0
     objects = {}
     for block, cuts in cfg.objects.items():
         fields = ["pt", "eta", "phi", "mass"]
@@ -108,10 +147,19 @@ def needs_of(cfg: TaskConfig) -> Needs:
         if cuts.isolation is not None:
             asked_by[cuts.isolation.branch] = f"objects.{block}.isolation"
         asked_by.update(dxy=f"objects.{block}.dxy_max", dz=f"objects.{block}.dz_max")
+        simulation: tuple[str, ...] = ()
+        if block == "jet" and btag_sf:
+            simulation = ("hadronFlavour",)
+            asked_by["hadronFlavour"] = "measurement.corrections (b-tag scale factors)"
         objects[block] = CollectionNeed(
-            block, cuts.collection, tuple(dict.fromkeys(fields)), cuts.optional, asked_by
+            block,
+            cuts.collection,
+            tuple(dict.fromkeys(fields)),
+            cuts.optional,
+            asked_by,
+            simulation,
         )
-    return Needs(objects, cfg.met.collections)
+    return Needs(objects, cfg.met.collections, cfg.data.triggers, met_unclustered)
 
 
 def resolve_met(
@@ -155,6 +203,15 @@ class Inputs:
     gen_weight: np.ndarray | None  # None for data
     ids: dict[str, np.ndarray]
     notes: set[str] = field(default_factory=set)
+    #: Data: the ``data.triggers`` branches (HLT path -> bool per event).
+    triggers: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The MET collection's unclustered variations present in the file (branch suffix ->
+    #: values), read for ``eventlens infer`` (:data:`MET_UNCLUSTERED_BRANCHES`).
+    met_unclustered: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def is_simulation(self) -> bool:
+        return self.gen_weight is not None
 
     def __getitem__(self, block: str) -> ak.Array:
         return self.objects[block]
@@ -183,38 +240,51 @@ def inputs_from_nanoevents(events: ak.Array, needs: Needs) -> Inputs:
         if f not in present:
             raise MissingBranchError(f"{where}: missing branch {f}")
     n = len(events)
+    simulation = "genWeight" in present
     objects = {}
     for block, need in needs.objects.items():
         if need.collection in reading.absent:
-            objects[block] = _empty_collection(n, need.fields)
+            objects[block] = _empty_collection(n, need.fields_of(simulation))
             continue
         coll = events[need.collection]
-        objects[block] = _collection_values(need, reading, coll.__getitem__)
-    met = ak.zip({"pt": events[reading.met].pt, "phi": events[reading.met].phi})
-    gen_weight = events.genWeight if "genWeight" in present else None
+        objects[block] = _collection_values(need, reading, coll.__getitem__, simulation)
+    met_coll = events[reading.met]
+    met = ak.zip({"pt": met_coll.pt, "phi": met_coll.phi})
+    gen_weight = events.genWeight if simulation else None
     ids = {f: events[f] for f in EVENT_IDS}
+    # NanoAODSchema groups HLT_X as events.HLT.X
+    triggers = {} if simulation else {t: events["HLT"][t[4:]] for t in needs.triggers}
+    unclustered = {}
+    if needs.met_unclustered:
+        have = set(met_coll.fields)
+        unclustered = {b: met_coll[b] for b in MET_UNCLUSTERED_BRANCHES if b in have}
     try:
         objects = {k: _plain(v) for k, v in objects.items()}
         met = _plain(met)
         ids = {k: ak.to_numpy(ak.materialize(v)) for k, v in ids.items()}
         weights = None if gen_weight is None else ak.to_numpy(ak.materialize(gen_weight))
+        triggers = {k: ak.to_numpy(ak.materialize(v)).astype(bool) for k, v in triggers.items()}
+        unclustered = {k: ak.to_numpy(ak.materialize(v)) for k, v in unclustered.items()}
     except Exception as exc:  # decompression/deserialisation errors come in many types
         raise InputFileError(
             f"{where}: entries {meta.get('entrystart')}-{meta.get('entrystop')} unreadable "
             f"({type(exc).__name__}: {exc})".replace("\n", " ")
         ) from exc
-    return Inputs(n, objects, met, weights, ids, set(reading.notes))
+    return Inputs(n, objects, met, weights, ids, set(reading.notes), triggers, unclustered)
 
 
 def _collection_values(
-    need: CollectionNeed, reading: FileReading, get: Callable[[str], ak.Array]
+    need: CollectionNeed,
+    reading: FileReading,
+    get: Callable[[str], ak.Array],
+    simulation: bool = False,
 ) -> ak.Array:
     """The record of ``need``'s fields, each read through its resolved source."""
     first = get("pt")
     return ak.zip(
         {
             f: flav.values(reading.sources[(need.block, f)], f, get, first)
-            for f in need.fields
+            for f in need.fields_of(simulation)
         }
     )
 
@@ -241,6 +311,7 @@ def resolve_branches(
     branch nothing can stand in for.
     """
     keyset = set(keys)
+    simulation = "genWeight" in keyset
     flavour = flavour or flav.detect(keyset)
     prefixes = {k.split("_", 1)[0] for k in keyset if "_" in k}
     met = resolve_met(needs, lambda name: f"{name}_pt" in keyset, filename, flavour)
@@ -261,7 +332,7 @@ def resolve_branches(
             notes.add(f"{filename}: no {c} collection, read as empty (optional)")
             continue
         present = {k[len(c) + 1 :] for k in keyset if k.startswith(f"{c}_")}
-        for f in need.fields:
+        for f in need.fields_of(simulation):
             src = flav.resolve(need.block, c, f, present, filename, need.key_of(f))
             sources[(need.block, f)] = src
             branches += flav.source_branches(c, f, src)
@@ -270,25 +341,46 @@ def resolve_branches(
     for f in (*EVENT_IDS, f"{met}_phi"):
         if f not in keyset:
             raise MissingBranchError(f"{filename}: missing branch {f}")
+    if not simulation:
+        for path in needs.triggers:
+            if path not in keyset:
+                raise MissingBranchError(
+                    f"{filename}: no trigger branch {path} (asked for by data.triggers in the "
+                    "selection config; remove it there, or split the data by era)"
+                )
+        branches += list(needs.triggers)
     return FileReading(flavour, met, absent, sources, notes, list(dict.fromkeys(branches)))
 
 
 def inputs_from_arrays(arrays: ak.Array, needs: Needs, reading: FileReading) -> Inputs:
     """Build :class:`Inputs` from flat NanoAOD branches read with ``uproot`` (reference path)."""
     n = len(arrays)
+    simulation = "genWeight" in arrays.fields
     objects = {}
     for block, need in needs.objects.items():
         if need.collection in reading.absent:
-            objects[block] = _empty_collection(n, need.fields)
+            objects[block] = _empty_collection(n, need.fields_of(simulation))
             continue
         c = need.collection
 
         def get(name: str, c: str = c) -> ak.Array:
             return arrays[f"{c}_{name}"]
 
-        objects[block] = _collection_values(need, reading, get)
+        objects[block] = _collection_values(need, reading, get, simulation)
     met = reading.met
     met_arr = ak.zip({"pt": arrays[f"{met}_pt"], "phi": arrays[f"{met}_phi"]})
-    gen_weight = ak.to_numpy(arrays["genWeight"]) if "genWeight" in arrays.fields else None
+    gen_weight = ak.to_numpy(arrays["genWeight"]) if simulation else None
     ids = {f: ak.to_numpy(arrays[f]) for f in EVENT_IDS}
-    return Inputs(n, objects, met_arr, gen_weight, ids, set(reading.notes))
+    triggers = {}
+    if not simulation:
+        triggers = {t: ak.to_numpy(arrays[t]).astype(bool) for t in needs.triggers}
+    unclustered = {}
+    if needs.met_unclustered:
+        unclustered = {
+            b: ak.to_numpy(arrays[f"{met}_{b}"])
+            for b in MET_UNCLUSTERED_BRANCHES
+            if f"{met}_{b}" in arrays.fields
+        }
+    return Inputs(
+        n, objects, met_arr, gen_weight, ids, set(reading.notes), triggers, unclustered
+    )

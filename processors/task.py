@@ -7,8 +7,10 @@ selected objects per collection, the task mass and, for mass-window tasks,
 the labels.  :func:`analyse` wraps it with the steps every task shares:
 
 1. ``finite_weight``  – drop events whose event weight is NaN/inf;
-2. the task's steps;
-3. ``finite_objects`` – drop events whose table objects, MET (read by every
+2. collision data only, when the config's ``data:`` block asks: ``lumi_mask``
+   and ``trigger`` (:mod:`.dataquality`; simulation passes them);
+3. the task's steps;
+4. ``finite_objects`` – drop events whose table objects, MET (read by every
    task) or mass hold a NaN/inf, so tables never contain one.
 
 :func:`analyse` is pure (no coffea, no I/O): the coffea processor and the
@@ -29,6 +31,7 @@ from eventlens.config.selection import TaskConfig
 from eventlens.objects import objects_from_collections
 
 from .cutflow import Cutflow, finite_events
+from .dataquality import require_data_quality
 from .inputs import Inputs
 from .labels import NO_LABEL, dataset_class
 from .weights import event_weights
@@ -80,7 +83,15 @@ class Task:
 
     @property
     def all_steps(self) -> tuple[str, ...]:
+        """The steps of a config without a ``data:`` block (see :func:`run_steps`)."""
         return (WEIGHT_STEP, *self.steps, FINAL_STEP)
+
+
+def run_steps(task: Task, cfg: TaskConfig) -> tuple[str, ...]:
+    """Every cutflow step of ``task`` run with ``cfg``, in order (module docstring)."""
+    from .dataquality import data_steps
+
+    return (WEIGHT_STEP, *data_steps(cfg), *task.steps, FINAL_STEP)
 
 
 @dataclass
@@ -97,6 +108,10 @@ class ChunkResult:
     counts: dict[str, np.ndarray]
     nbtag: np.ndarray
     notes: set[str] = field(default_factory=set)
+    #: The selected events' collections as the task selected them (Jet with ``btag``),
+    #: for scale factors and systematics; ``selected`` is the chunk mask they came from.
+    collections: dict[str, ak.Array] = field(default_factory=dict)
+    selected: np.ndarray | None = None
 
 
 def analyse(
@@ -106,6 +121,7 @@ def analyse(
     cutflow = Cutflow(inputs.n)
     weight = event_weights(inputs.gen_weight, metadata, cfg.luminosity_pb, inputs.n)
     cutflow.require(WEIGHT_STEP, True, bad=~np.isfinite(weight))
+    require_data_quality(cfg, inputs, cutflow)
 
     cand = task.select(inputs, cfg, cutflow)
 
@@ -148,4 +164,6 @@ def analyse(
         counts=counts,
         nbtag=nbtag,
         notes=notes,
+        collections=selected,
+        selected=sel,
     )

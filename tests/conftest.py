@@ -13,12 +13,24 @@ NANOAOD_DIR = REPO.parent / "shared" / "data" / "nanoaod"
 
 
 # ---- real CMS NanoAOD samples ------------------------------------------------
+#: Real samples the repository ships itself (tests/data/nanoaod/README.md says what).
+SHIPPED_NANOAOD_DIR = REPO / "tests" / "data" / "nanoaod"
+
+
 @pytest.fixture(scope="session")
-def nanoaod_dir() -> Path:
-    """The real CMS NanoAOD samples (coffea's test files), or skip saying why."""
+def nanoaod_dir(tmp_path_factory) -> Path:
+    """The real CMS NanoAOD samples (coffea's test files), or skip saying why.
+
+    One folder of symlinks: the shared samples and, for names the shared folder lacks
+    (the Run 3 v15 file), the ones under ``tests/data/nanoaod``."""
     if not (NANOAOD_DIR / "nano_dy.root").exists():
         pytest.skip(f"real NanoAOD samples not found in {NANOAOD_DIR}")
-    return NANOAOD_DIR
+    folder = tmp_path_factory.mktemp("nanoaod")
+    for source in (NANOAOD_DIR, SHIPPED_NANOAOD_DIR):
+        for path in sorted(source.glob("*.root")):
+            if not (folder / path.name).exists():
+                (folder / path.name).symlink_to(path.resolve())
+    return folder
 
 
 # ---- synthetic object lists (renderer unit tests) -----------------------------

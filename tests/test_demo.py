@@ -22,9 +22,12 @@ def test_demo_runs_end_to_end_and_reuses(tmp_path):
         "train the compact CNN",
         "export to ONNX",
         "infer in the coffea loop",
+        "fit (pyhf)",
         "plot",
     ):
         assert stage in index
+    assert "## Measurement" in index and "μ(ttbar)" in index and "injected **1**" in index
+    assert (out / "infer" / "histograms.json").exists()
     for fig in (
         "mass_predicted_all",
         "confusion_normalised",
@@ -38,6 +41,8 @@ def test_demo_runs_end_to_end_and_reuses(tmp_path):
     card = json.loads((out / "model" / "dtw_demo.json").read_text())
     assert card["task"] == "dtw" and card["metrics"]["n_events"] > 0
     model_time = (out / "model" / "dtw_demo.onnx").stat().st_mtime
-    assert main(args) == 0  # second run: everything but inference and plots reused
+    # second run: everything but inference, fit and plots reused; another injected mu
+    assert main([*args, "--inject-mu", "1.5"]) == 0
     assert (out / "model" / "dtw_demo.onnx").stat().st_mtime == model_time
-    assert "pseudo-data" in (out / "index.md").read_text()
+    index = (out / "index.md").read_text()
+    assert "pseudo-data" in index and "injected **1.5**" in index

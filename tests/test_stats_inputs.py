@@ -79,6 +79,9 @@ def test_fit_model_is_strict(tmp_path):
     path.write_text("poi_bounds: [2, 1]\n")
     with pytest.raises(ConfigError, match="poi_bounds"):
         load_fit_model(path)
+    path.write_text("samples: {a: [dy], b: [dy, wjets]}\n")
+    with pytest.raises(ConfigError, match=r"'dy' is in both 'samples.a' and 'samples.b'"):
+        load_fit_model(path)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "fit").glob("*.yaml")), ids=str)
@@ -254,3 +257,31 @@ def test_rebin_and_flow():
     np.testing.assert_allclose(m.nominal, [t.nominal.sum() + 7.0])
     np.testing.assert_allclose(merged.region("dy").edges, [EDGES[0], EDGES[-1]])
     np.testing.assert_allclose(m.variance, [t.variance.sum() + 49.0])
+
+
+def test_samples_sum_processes_into_one_fit_sample():
+    """``samples:`` sums datasets (tt̄ of both lepton flavours) into one fit sample: the
+    grouped model equals the ungrouped one with the members' yields and variances added;
+    a member the run lacks is skipped; data cannot join a sample."""
+    from eventlens.stats.model import group_processes
+
+    hset = histogram_set(poisson_data(1.0, seed=4))
+    fm = FitModel(samples={"bkg": ("dy", "wjets", "absent")}, floating=("bkg",))
+    model = build_model(hset, fm)
+    h = hset.histograms["mass"]
+    for region in model.regions:
+        one = {"region": hist.loc(region.name), "variation": hist.loc("nominal")}
+        dy = h[{**one, "process": hist.loc("dy")}]
+        wj = h[{**one, "process": hist.loc("wjets")}]
+        t = region.templates["bkg"]
+        np.testing.assert_allclose(t.nominal, dy.values() + wj.values())
+        np.testing.assert_allclose(t.variance, dy.variances() + wj.variances())
+        assert set(region.templates) == {"ttbar", "bkg"}
+    grouped = group_processes(hset, fm.samples)
+    assert list(grouped.histograms["mass"].axes["process"]) == ["bkg", "ttbar", "data"]
+    assert grouped.histograms["mass"].sum().value == pytest.approx(h.sum().value)
+    assert not grouped.info("bkg").signal and grouped.info("ttbar").signal
+    assert FitModel(samples={"s": ("ttbar",)}).members("s") == ("ttbar",)
+    assert FitModel().members("ttbar") == ("ttbar",)
+    with pytest.raises(ConfigError, match="data process"):
+        build_model(hset, FitModel(samples={"x": ("dy", "data")}))

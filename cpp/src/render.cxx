@@ -186,13 +186,12 @@ void Renderer::clear(T* image) const {
   }
 }
 
-template <typename T>
-void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f, RenderStats& stats,
-                    std::int32_t index) const {
+bool Renderer::place(int cls, float pt_f, float eta_f, float phi_f, RenderStats& stats, int& cx,
+                     int& cy, int& r) const {
   ++stats.objects;
   if (cls < 0) {
     ++stats.unknown_type;
-    return;
+    return false;
   }
   const bool is_met = cls == kClsMET;
   const double pt = pt_f;
@@ -200,16 +199,16 @@ void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f, Ren
   const double phi = phi_f;
   if (!std::isfinite(pt) || !std::isfinite(eta) || !std::isfinite(phi) || !(pt > 0.0)) {
     ++stats.bad_value;
-    return;
+    return false;
   }
   if (!cfg_.draw[static_cast<std::size_t>(cls)]) {
     ++stats.not_drawn;
-    return;
+    return false;
   }
   if (eta < cfg_.eta_min || eta > cfg_.eta_max) {
     if (cfg_.eta_policy == EtaPolicy::kSkip) {
       ++stats.eta_outside;
-      return;
+      return false;
     }
     eta = std::clamp(eta, cfg_.eta_min, cfg_.eta_max);
     ++stats.eta_clamped;
@@ -220,21 +219,32 @@ void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f, Ren
   // the numpy reference must be able to reproduce every rounding.
   const double xs = (eta - cfg_.eta_min) / (cfg_.eta_max - cfg_.eta_min);
   const double xf = xs * W;
-  const int cx = std::min(static_cast<int>(std::floor(xf)), W - 1);
+  cx = std::min(static_cast<int>(std::floor(xf)), W - 1);
   double p = std::fmod(phi + kPi, kTwoPi);
   if (p < 0.0) p += kTwoPi;
   const double ys = p / kTwoPi;
   const double yf = ys * H;
-  const int cy = std::clamp(static_cast<int>(std::floor(yf)), 0, H - 1);
+  cy = std::clamp(static_cast<int>(std::floor(yf)), 0, H - 1);
   const double rf = cfg_.radius_scale * std::log(pt);
   const double rh = rf + 0.5;
-  int r = static_cast<int>(std::max(std::floor(rh), 1.0));
+  r = static_cast<int>(std::max(std::floor(rh), 1.0));
   if (r > r_max_) {
     r = r_max_;
     ++stats.radius_clamped;
   }
   ++stats.drawn;
+  return true;
+}
 
+template <typename T>
+void Renderer::draw(T* image, int cls, float pt_f, float eta_f, float phi_f, RenderStats& stats,
+                    std::int32_t index) const {
+  int cx = 0;
+  int cy = 0;
+  int r = 0;
+  if (!place(cls, pt_f, eta_f, phi_f, stats, cx, cy, r)) return;
+  const int W = cfg_.width;
+  const int H = cfg_.height;
   const auto& offsets = outline_[static_cast<std::size_t>(r)];
   const auto& paint = paint_[static_cast<std::size_t>(cls)];
   const std::size_t n = offsets.size();
@@ -330,6 +340,54 @@ RenderStats Renderer::render_batch_index(std::int64_t n_events, const std::int64
                                          const std::int32_t* charge, const float* btag,
                                          std::int32_t* out, std::int64_t out_size) const {
   return batch(n_events, offsets, type, pt, eta, phi, charge, btag, out, out_size);
+}
+
+RenderStats Renderer::render_batch_geometry(std::int64_t n_events, const std::int64_t* offsets,
+                                            const std::int32_t* type, const float* pt,
+                                            const float* eta, const float* phi,
+                                            const std::int32_t* charge, const float* btag,
+                                            std::int32_t* out, std::int64_t out_size) const {
+  if (n_events < 0) throw std::invalid_argument("eventlens: n_events < 0");
+  RenderStats stats;
+  if (n_events == 0) return stats;
+  if (offsets == nullptr) throw std::invalid_argument("eventlens: null pointer");
+  for (std::int64_t e = 0; e < n_events; ++e) {
+    if (offsets[e + 1] < offsets[e]) {
+      throw std::invalid_argument("eventlens: offsets decrease at event " + std::to_string(e));
+    }
+  }
+  const std::int64_t first = offsets[0];
+  const std::int64_t n_objects = offsets[n_events] - first;
+  if (out_size != 4 * n_objects) {
+    throw std::invalid_argument("eventlens: geometry buffer holds " + std::to_string(out_size) +
+                                " values, 4 per object needs " + std::to_string(4 * n_objects));
+  }
+  if (n_objects == 0) {
+    stats.events = n_events;
+    return stats;
+  }
+  if (out == nullptr || type == nullptr || pt == nullptr || eta == nullptr || phi == nullptr) {
+    throw std::invalid_argument("eventlens: type/pt/eta/phi/out arrays must not be null");
+  }
+  for (std::int64_t i = first; i < offsets[n_events]; ++i) {
+    const int cls = draw_class(type[i], charge ? charge[i] : 1, btag ? btag[i] : 0.0f,
+                               cfg_.btag_threshold);
+    int cx = 0;
+    int cy = 0;
+    int r = 0;
+    std::int32_t* row = out + 4 * (i - first);
+    if (place(cls, pt[i], eta[i], phi[i], stats, cx, cy, r)) {
+      row[0] = cls;
+      row[1] = cx;
+      row[2] = cy;
+      row[3] = r;
+    } else {
+      row[0] = -1;
+      row[1] = row[2] = row[3] = 0;
+    }
+  }
+  stats.events = n_events;
+  return stats;
 }
 
 // ---- (a) per event --------------------------------------------------------

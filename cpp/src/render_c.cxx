@@ -10,7 +10,7 @@
 
 namespace {
 
-constexpr std::int32_t kCApiVersion = 1;
+constexpr std::int32_t kCApiVersion = 2;
 
 void set_error(char* err, std::int64_t err_size, const std::string& message) {
   if (err == nullptr || err_size <= 0) return;
@@ -84,8 +84,13 @@ std::int32_t eventlens_render_batch(const void* renderer, std::int32_t kind, std
         s = r->render_batch_index(n_events, offsets, type, pt, eta, phi, charge, btag,
                                   static_cast<std::int32_t*>(out), out_size);
         break;
+      case 3:
+        s = r->render_batch_geometry(n_events, offsets, type, pt, eta, phi, charge, btag,
+                                     static_cast<std::int32_t*>(out), out_size);
+        break;
       default:
-        throw std::invalid_argument("render kind must be 0 (uint8), 1 (float32) or 2 (index)");
+        throw std::invalid_argument(
+            "render kind must be 0 (uint8), 1 (float32), 2 (index) or 3 (geometry)");
     }
     const std::int64_t values[9] = {s.events,      s.objects,   s.drawn,
                                     s.bad_value,   s.eta_outside, s.not_drawn,

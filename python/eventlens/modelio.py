@@ -41,7 +41,7 @@ import numpy as np
 from .models import InputKind
 from .models.features import TableSpec, featurise
 from .objects import OBJECT_FIELDS
-from .render.batch import FlatObjects, flatten_objects, render_flat
+from .render.batch import FlatObjects, flatten_objects, render_flat, same_pictures
 from .render.config import RenderConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,6 +119,20 @@ class ModelInput(abc.ABC):
         (the processors' objects, :func:`eventlens.objects.objects_from_nanoevents`)."""
         return self.from_flat(flatten_objects(objects))
 
+    def unchanged(self, a: FlatObjects, b: FlatObjects) -> np.ndarray:
+        """Per event of two equally long batches: True where the model reads the same
+        input from both, bit for bit (so its output is the same too).
+
+        What systematic variations ask before re-running a model
+        (:mod:`eventlens.processors.systematics`).  This default compares the
+        inputs themselves; images override it with the renderer's placements,
+        without drawing.
+        """
+        if a.n_events != b.n_events:
+            raise ValueError(f"unchanged: {a.n_events} events vs {b.n_events}")
+        xa, xb = self.raw(a), self.raw(b)
+        return ~(xa != xb).reshape(a.n_events, -1).any(axis=1)
+
     def empty(self) -> np.ndarray:
         """One event's input with no objects (float32, :attr:`shape`): the reference
         input of attribution methods."""
@@ -172,6 +186,11 @@ class ImageInput(ModelInput):
 
     def raw(self, flat: FlatObjects, out: np.ndarray | None = None) -> np.ndarray:
         return render_flat(flat, self.config, out=out)[0]
+
+    def unchanged(self, a: FlatObjects, b: FlatObjects) -> np.ndarray:
+        """Same placements of every drawn object (:func:`eventlens.render.same_pictures`):
+        identical pictures, found without drawing them."""
+        return same_pictures(a, b, self.config)
 
     def card_fields(self) -> dict[str, Any]:
         rc = self.config

@@ -133,6 +133,19 @@ class Renderer {
                                  const float* phi, const std::int32_t* charge, const float* btag,
                                  std::int32_t* out, std::int64_t out_size) const;
 
+  /// Where each object lands, as the batch renderers place it (the same code): per
+  /// object, in the flat order of the input, four int32 (draw class, column, row,
+  /// radius), or (-1, 0, 0, 0) for an object that is not drawn (bad value, outside
+  /// the eta range with EtaPolicy::kSkip, class switched off, unknown type).  Two
+  /// events whose sequences are equal have identical images in every Overlap mode:
+  /// what systematic variations use to re-classify only events whose picture changed.
+  /// out must hold 4 * (offsets[n_events] - offsets[0]) values.
+  RenderStats render_batch_geometry(std::int64_t n_events, const std::int64_t* offsets,
+                                    const std::int32_t* type, const float* pt, const float* eta,
+                                    const float* phi, const std::int32_t* charge,
+                                    const float* btag, std::int32_t* out,
+                                    std::int64_t out_size) const;
+
   // ---- (a) per event, NanoAOD columns (RDataFrame::Define) ----------------
   // Drawing order: electrons, muons, photons, jets, MET.
   using RVecF = ROOT::RVec<float>;
@@ -175,6 +188,9 @@ class Renderer {
   struct Columns;
   template <typename T>
   void clear(T* image) const;
+  /// Pixel geometry of one object: false (and counted) when it is not drawn.
+  bool place(int cls, float pt, float eta, float phi, RenderStats& stats, int& cx, int& cy,
+             int& r) const;
   template <typename T>
   void draw(T* image, int cls, float pt, float eta, float phi, RenderStats& stats,
             std::int32_t index = 0) const;

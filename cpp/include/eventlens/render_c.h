@@ -30,7 +30,8 @@ void* eventlens_renderer_new(std::int32_t channels, std::int32_t height, std::in
 void eventlens_renderer_free(void* renderer);
 
 /// Render N events (awkward layout, see Renderer::render_batch_u8) into out:
-/// kind 0 = uint8 images, 1 = float32 images, 2 = int32 object-index maps.  charge and
+/// kind 0 = uint8 images, 1 = float32 images, 2 = int32 object-index maps, 3 = int32
+/// object placements (Renderer::render_batch_geometry, since ABI 2).  charge and
 /// btag may be null.  stats receives the 9 RenderStats counters in declaration order
 /// (events, objects, drawn, bad_value, eta_outside, not_drawn, unknown_type,
 /// eta_clamped, radius_clamped).  0 on success, -1 (message in err) on failure.

@@ -22,7 +22,7 @@ from ..errors import EventLensError
 COMMANDS = (
     "demo", "render", "select", "infer", "plot", "generate", "make-samples", "validate-samples",
     "train", "evaluate", "export", "compare", "explain",
-    "fit",
+    "fit", "measurement-study",
     "hgg-study",
     "condor-submit", "merge",
 )

@@ -2,7 +2,9 @@
 
 generate (Pythia 8 + CMS-like detector) -> pseudo-data -> select (coffea) ->
 train the compact CNN -> export to ONNX -> infer inside the coffea loop ->
-plots and an index page (OUTPUT/index.md).  A second run reuses what exists.
+fit mu of the signal (injected with --inject-mu) -> plots and an index page
+(OUTPUT/index.md) with the fitted mu next to the injected one.  A second run
+reuses what exists.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             use_shipped_model=args.use_shipped_model,
             executor=args.executor,
+            inject_mu=args.inject_mu,
         )
     )
     return 0
@@ -59,6 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="processes for generation and coffea")
     p.add_argument("--executor", choices=("iterative", "futures", "dask"), default="futures",
                    help="coffea executor of the selection and inference (default futures)")
+    p.add_argument(
+        "--inject-mu",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="signal strength of the pseudo-data's signal (the fit model's, tt̄ for dtw); "
+        "the demo ends by fitting it back (default 1)",
+    )
     p.add_argument(
         "--use-shipped-model",
         action="store_true",

@@ -27,44 +27,59 @@ FIT_DIR = "fit"
 FIT_JSON = "fit.json"
 
 
-def run(args: argparse.Namespace) -> int:
+def fit_run(
+    out: Path,
+    *,
+    signal: str | None = None,
+    model: Path | None = None,
+    observable: str | None = None,
+    output: Path | None = None,
+    asimov: bool = False,
+    impacts: bool = True,
+    impacts_staterror: bool = False,
+    plots: bool = True,
+) -> dict:
+    """The whole ``eventlens fit``: read ``out``'s histograms, fit, write ``fit.json`` (and
+    the model files and plots) into ``output`` (default ``out/fit``); returns fit.json's
+    content (``status.converged`` says whether the fit converged)."""
     from .. import __version__
     from ..io import write_json
-    from ..stats import HISTOGRAMS, build_model, read_histograms, resolve_fit_model
+    from ..stats import (
+        HISTOGRAMS,
+        build_model,
+        read_histograms,
+        resolve_fit_model,
+        write_model_files,
+    )
     from ..stats.fit import run_fit
     from ..stats.plots import plot_all
     from ..stats.workspace import workspace_spec
 
-    if not getattr(args, "verbose", 0):  # pyhf logs every schema validation at INFO
-        for name in ("pyhf", "cabinetry"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    source = args.out / HISTOGRAMS if args.out.is_dir() else args.out
+    source = out / HISTOGRAMS if out.is_dir() else out
     hset = read_histograms(source)
-    fit_model = resolve_fit_model(args.model, hset.task)
-    model = build_model(hset, fit_model, signal=args.signal, observable=args.observable)
-    out = args.output or (source.parent / FIT_DIR)
-    from ..stats import write_model_files
-
-    write_model_files(model, out)
+    fit_model = resolve_fit_model(model, hset.task)
+    stat_model = build_model(hset, fit_model, signal=signal, observable=observable)
+    folder = output or (source.parent / FIT_DIR)
+    write_model_files(stat_model, folder)
     log.info(
         "model: %d regions, signal %s, backgrounds %s, %d shape systematics",
-        len(model.regions),
-        model.signal,
-        ", ".join(model.backgrounds),
-        len(model.shape_systematics),
+        len(stat_model.regions),
+        stat_model.signal,
+        ", ".join(stat_model.backgrounds),
+        len(stat_model.shape_systematics),
     )
     meas = run_fit(
-        workspace_spec(model),
-        asimov=args.asimov,
-        with_impacts=not args.no_impacts,
-        impacts_staterror=args.impacts_staterror,
+        workspace_spec(stat_model),
+        asimov=asimov,
+        with_impacts=impacts,
+        impacts_staterror=impacts_staterror,
     )
     summary = {
-        "signal": model.signal,
-        "observable": model.observable,
-        "regions": [r.name for r in model.regions],
-        "processes": model.processes,
-        "observation": model.observation,
+        "signal": stat_model.signal,
+        "observable": stat_model.observable,
+        "regions": [r.name for r in stat_model.regions],
+        "processes": stat_model.processes,
+        "observation": stat_model.observation,
         **meas.summary(),
         "inputs": {
             "histograms": str(source),
@@ -75,26 +90,45 @@ def run(args: argparse.Namespace) -> int:
         },
         "eventlens_version": __version__,
     }
-    if not args.no_plots:
-        plot_all(meas, model, out / "plots")
-    write_json(out / FIT_JSON, summary)
+    if plots:
+        plot_all(meas, stat_model, folder / "plots")
+    write_json(folder / FIT_JSON, summary)
     if not meas.result.converged:
         log.error(
-            "fit did not converge (%s); see %s", meas.result.status.get("message"), out / FIT_JSON
+            "fit did not converge (%s); see %s",
+            meas.result.status.get("message"),
+            folder / FIT_JSON,
         )
-        return 1
-    s = meas.summary()
+        return summary
     log.info(
         "mu(%s) = %.4f +%.4f -%.4f (HESSE ±%.4f); expected ±%.4f  ->  %s",
-        model.signal,
-        s["mu"],
-        s["mu_err_up"],
-        s["mu_err_down"],
-        s["mu_err"],
-        s["expected"]["mu_err"],
-        out / FIT_JSON,
+        stat_model.signal,
+        summary["mu"],
+        summary["mu_err_up"],
+        summary["mu_err_down"],
+        summary["mu_err"],
+        summary["expected"]["mu_err"],
+        folder / FIT_JSON,
     )
-    return 0
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    if not getattr(args, "verbose", 0):  # pyhf logs every schema validation at INFO
+        for name in ("pyhf", "cabinetry"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    summary = fit_run(
+        args.out,
+        signal=args.signal,
+        model=args.model,
+        observable=args.observable,
+        output=args.output,
+        asimov=args.asimov,
+        impacts=not args.no_impacts,
+        impacts_staterror=args.impacts_staterror,
+        plots=not args.no_plots,
+    )
+    return 0 if summary["status"]["converged"] else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

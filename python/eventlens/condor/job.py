@@ -48,15 +48,13 @@ def run(jobdir: Path) -> dict[str, Any]:
     todo = [i for i in items if not (staging.chunks / f"{chunklib.name_of(i)}.json.gz").exists()]
     t0 = time.monotonic()
     if todo:
-        from eventlens.processors.inputs import needs_of
-
         proc = run_spec.build(staging.path)
         run_chunks(
             todo,
             proc,
             staging.chunks,
             processor.IterativeExecutor(status=False),
-            filter_names=needs_of(run_spec.load_config()).filter_names(),
+            filter_names=run_spec.needs(run_spec.load_config()).filter_names(),
         )
     return {
         "job": spec["name"],

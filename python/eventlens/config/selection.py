@@ -28,6 +28,24 @@ Layout shared by all tasks (task-specific parameters go under ``selection``)::
     selection: {min_leptons: 1, min_jets: 1, min_btag: 0}
     table: {collections: [Electron, Muon, Jet, MET]}
     histograms: {mass: {bins: 100, start: 0, stop: 200}, met: {bins: 50, start: 0, stop: 250}}
+
+Two optional blocks (issue 15, :class:`DataConfig` and :class:`MeasurementConfig`),
+left out of :meth:`TaskConfig.digest` while they hold their defaults, so that
+adding them changed no existing config's digest (nor a shipped model card's)::
+
+    data:                               # collision data only (files without genWeight)
+      lumi_mask: Cert_2018_golden.json  # certified runs/lumi sections (coffea LumiMask);
+                                        #   relative to this file; cutflow step 'lumi_mask'
+      triggers: [HLT_IsoMu24, HLT_Ele32_WPTight_Gsf]   # OR-ed; cutflow step 'trigger'
+    measurement:                        # what eventlens infer fills into OUT/histograms.json
+      corrections: eventlens_detector   # scale factors: configs/corrections/<name>.yaml,
+                                        #   or a path (relative to this file), or null (none)
+      shapes: {jes: 0.02, jer: 0.10, met_unclustered: 0.10, muon_scale: 0.002}  # 0: off
+      score_bins: 20                    # the 'score' observable, on [1/K, 1]
+      baseline_jets: [1, 2, 3, 4]       # cut-based baseline regions: jet-multiplicity bins
+      baseline_btags: [0, 1, 2]         #   x b-tag bins (lower edges, the last one open)
+
+(The shape systematics are defined in :mod:`eventlens.processors.systematics`.)
 """
 
 from __future__ import annotations
@@ -157,6 +175,92 @@ class TableConfig:
     collections: tuple[str, ...]
 
 
+# ---- issue 15: data handling and the measurement (own blocks: kept apart for merges) ----
+#: Shape systematics and their default sizes (relative; meaning:
+#: :mod:`eventlens.processors.systematics`).  0 switches one off.
+DEFAULT_SHAPES: dict[str, float] = {
+    "jes": 0.02,
+    "jer": 0.10,
+    "met_unclustered": 0.10,
+    "muon_scale": 0.002,
+}
+#: ``measurement.corrections`` naming a shipped set: ``configs/corrections/<name>.yaml``.
+DEFAULT_CORRECTIONS = "eventlens_detector"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Requirements on collision data only (files without ``genWeight``); simulation
+    passes them.  Each is a counted cutflow step when set (module docstring)."""
+
+    lumi_mask: str | None = None
+    triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MeasurementConfig:
+    """What ``eventlens infer`` fills into the histogram contract (module docstring)."""
+
+    corrections: str | None = DEFAULT_CORRECTIONS
+    shapes: dict[str, float] = setting(default_factory=lambda: dict(DEFAULT_SHAPES), closed=True)
+    score_bins: int = 20
+    baseline_jets: tuple[int, ...] = (1, 2, 3, 4)
+    baseline_btags: tuple[int, ...] = (0, 1, 2)
+
+
+def config_file(value: str, source: str) -> Path:
+    """A file named in a selection config: relative paths from the config's folder."""
+    path = Path(value).expanduser()
+    if path.is_absolute() or not source:
+        return path
+    return Path(source).parent / path
+
+
+def corrections_path(cfg: TaskConfig) -> Path | None:
+    """The corrections YAML of ``measurement.corrections`` (None: no scale factors)."""
+    name = cfg.measurement.corrections
+    if name is None:
+        return None
+    if "/" not in name and not name.endswith((".yaml", ".yml")):
+        from ..resources import config_dir
+
+        return config_dir() / "corrections" / f"{name}.yaml"
+    return config_file(name, cfg.source)
+
+
+def lumi_mask_path(cfg: TaskConfig) -> Path | None:
+    """The golden JSON of ``data.lumi_mask`` (None: no lumi mask)."""
+    return None if cfg.data.lumi_mask is None else config_file(cfg.data.lumi_mask, cfg.source)
+
+
+def validate_measurement(cfg: TaskConfig) -> None:
+    """Checks of the ``data`` and ``measurement`` blocks (ConfigError naming the key)."""
+    src = cfg.source
+    for i, path in enumerate(cfg.data.triggers):
+        if not path.startswith("HLT_"):
+            raise ConfigError(
+                f"{src}: 'data.triggers[{i}]' = {path!r} must be a NanoAOD trigger branch (HLT_...)"
+            )
+    mask = lumi_mask_path(cfg)
+    if mask is not None and not mask.is_file():
+        raise ConfigError(f"{src}: 'data.lumi_mask': no such file {mask}")
+    m = cfg.measurement
+    for name, size in m.shapes.items():
+        if not 0.0 <= size < 1.0:
+            raise ConfigError(
+                f"{src}: 'measurement.shapes.{name}' = {size} must lie in [0, 1) (relative; 0: off)"
+            )
+    if m.score_bins < 1:
+        raise ConfigError(f"{src}: 'measurement.score_bins' must be a positive integer")
+    for key in ("baseline_jets", "baseline_btags"):
+        edges = getattr(m, key)
+        if not edges or any(e < 0 for e in edges) or list(edges) != sorted(set(edges)):
+            raise ConfigError(
+                f"{src}: 'measurement.{key}' must be increasing non-negative lower edges, "
+                f"got {list(edges)}"
+            )
+
+
 @dataclass(frozen=True)
 class TaskConfig:
     """A task's complete, validated selection configuration."""
@@ -172,12 +276,22 @@ class TaskConfig:
     description: str = ""
     met: MetConfig = MetConfig()
     selection: Any = None  # the task's own parameter dataclass
+    # ---- issue 15 (DataConfig, MeasurementConfig above) ----
+    data: DataConfig = setting(default_factory=DataConfig)
+    measurement: MeasurementConfig = setting(default_factory=MeasurementConfig)
     source: str = setting("", source=True)  # the file read (not hashed)
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as plain JSON-able data (what the manifest stores)."""
+        """The config as plain JSON-able data (what the manifest stores).
+
+        The ``data`` and ``measurement`` blocks are left out while they hold their
+        defaults (module docstring).
+        """
         out = dataclasses.asdict(self)
         out.pop("source")
+        for key, default in (("data", DataConfig()), ("measurement", MeasurementConfig())):
+            if getattr(self, key) == default:
+                out.pop(key)
         return out
 
     def digest(self) -> str:
@@ -212,6 +326,7 @@ def load_task_config(
     if luminosity_pb is not None:
         cfg = dataclasses.replace(cfg, luminosity_pb=float(luminosity_pb))
     validate_common(cfg, spec.objects, spec.provides)
+    validate_measurement(cfg)
     return cfg
 
 

@@ -33,7 +33,7 @@ from eventlens.io import atomic_path, write_json
 from eventlens.objects import ObjectType
 from eventlens.processors import hists
 from eventlens.processors.cutflow import check_balance, empty_cutflow, format_cutflow
-from eventlens.processors.task import Task
+from eventlens.processors.task import Task, run_steps
 
 from . import chunks as chunklib
 from . import results
@@ -114,7 +114,8 @@ def finish(
         )
 
     cutflow = {
-        ds: out.get("cutflow", {}).get(ds, empty_cutflow(task.all_steps)) for ds in plan.datasets
+        ds: out.get("cutflow", {}).get(ds, empty_cutflow(run_steps(task, cfg)))
+        for ds in plan.datasets
     }
     entries = out.get("entries", {})
     datasets = {name: ds.report() for name, ds in plan.datasets.items()}

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from eventlens.errors import ConfigError, EventLensError
-from eventlens.processors.inputs import needs_of
 from eventlens.processors.registry import get_task
 
 from . import chunks as chunklib
@@ -114,7 +113,7 @@ def _plan(
     given: _Inputs, staging: Staging, resumed: bool, options: RunOptions, executor: Any
 ) -> PreparedRun:
     """Step 1: the plan (stored in ``run.json``), or the stored one of a resumed run."""
-    needs = needs_of(given.cfg)
+    needs = given.spec.needs(given.cfg)
     if resumed:
         info = staging.run_info()
         _check_resumable(info, given.spec, given.digest, options.chunksize, staging)

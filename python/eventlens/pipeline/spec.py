@@ -35,6 +35,7 @@ class RunSpec:
     batch_size: int = 1024
     threads: int | None = 1  # onnxruntime intra-op threads per worker process
     scores: bool = False  # infer: per-event scores (Parquet) per chunk
+    shapes: bool = True  # infer: fill the shape systematics (measurement.shapes) too
 
     def __post_init__(self) -> None:
         if self.kind not in (SELECT, INFER):
@@ -61,6 +62,13 @@ class RunSpec:
             )
         return cfg
 
+    def needs(self, cfg: Any) -> Any:
+        """What the processor reads (:func:`eventlens.processors.inputs.needs_of`): an
+        inference run also reads what its systematics need."""
+        from eventlens.processors.inputs import needs_of
+
+        return needs_of(cfg, measurement=self.kind == INFER)
+
     def build(self, staging: str | Path | None) -> Any:
         """The coffea processor; it writes its per-chunk files (tables, scores) into ``staging``."""
         from eventlens.processors.registry import get_task
@@ -83,4 +91,5 @@ class RunSpec:
             batch_size=self.batch_size,
             threads=self.threads,
             scores_dir=scores,
+            shapes=self.shapes,
         )

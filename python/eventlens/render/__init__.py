@@ -14,8 +14,10 @@ from .batch import (
     flatten_objects,
     render,
     render_flat,
+    render_geometry,
     render_object_index,
     render_with_stats,
+    same_pictures,
 )
 from .config import DRAW_CLASSES, KNOWN_CHANNELS, RenderConfig
 
@@ -30,6 +32,8 @@ __all__ = [
     "flatten_objects",
     "render",
     "render_flat",
+    "render_geometry",
     "render_object_index",
     "render_with_stats",
+    "same_pictures",
 ]

@@ -24,9 +24,11 @@ import numpy as np
 from .config import DRAW_CLASSES, RenderConfig
 
 #: The ABI this module speaks (``eventlens_c_api_version``).
-C_API_VERSION = 1
+C_API_VERSION = 2
 #: eventlens_render_batch's ``kind`` per output dtype.
 KINDS = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.int32): 2}
+#: eventlens_render_batch's ``kind`` for object placements (Renderer::render_batch_geometry).
+GEOMETRY_KIND = 3
 #: The counters of RenderStats, in the order the ABI writes them.
 STATS_FIELDS = (
     "events", "objects", "drawn", "bad_value", "eta_outside", "not_drawn", "unknown_type",
@@ -122,13 +124,30 @@ class CRenderer:
     def _batch(self, n: int, offsets: np.ndarray, type_: np.ndarray, pt: np.ndarray,
                eta: np.ndarray, phi: np.ndarray, charge: np.ndarray | None,
                btag: np.ndarray | None, out: np.ndarray, out_size: int) -> dict[str, int]:
+        return self._call(KINDS.get(out.dtype, -1), n, offsets, type_, pt, eta, phi, charge,
+                          btag, out, out_size)
+
+    def render_batch_geometry(self, n: int, offsets: np.ndarray, type_: np.ndarray,
+                              pt: np.ndarray, eta: np.ndarray, phi: np.ndarray,
+                              charge: np.ndarray | None, btag: np.ndarray | None,
+                              out: np.ndarray, out_size: int) -> dict[str, int]:
+        """Where each object lands (``Renderer::render_batch_geometry``): int32 rows
+        (draw class, column, row, radius) into ``out``."""
+        if out.dtype != np.int32:
+            raise TypeError(f"eventlens renderer: geometry needs int32 output, not {out.dtype}")
+        return self._call(GEOMETRY_KIND, n, offsets, type_, pt, eta, phi, charge, btag, out,
+                          out_size)
+
+    def _call(self, kind: int, n: int, offsets: np.ndarray, type_: np.ndarray,
+              pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, charge: np.ndarray | None,
+              btag: np.ndarray | None, out: np.ndarray, out_size: int) -> dict[str, int]:
         stats = np.zeros(len(STATS_FIELDS), np.int64)
         err = ctypes.create_string_buffer(_ERR_SIZE)
-        if out.dtype not in KINDS or not out.flags.c_contiguous or out.size != out_size:
+        if kind < 0 or not out.flags.c_contiguous or out.size != out_size:
             raise TypeError(f"eventlens renderer: bad output buffer {out.dtype} {out.shape}")
         f32, i32 = np.float32, np.int32
         status = self._lib.eventlens_render_batch(
-            self._handle, KINDS[out.dtype], n, _pointer(offsets, np.int64),
+            self._handle, kind, n, _pointer(offsets, np.int64),
             _pointer(type_, i32), _pointer(pt, f32), _pointer(eta, f32), _pointer(phi, f32),
             _pointer(charge, i32), _pointer(btag, f32), out.ctypes.data, out_size,
             stats.ctypes.data, err, _ERR_SIZE,

@@ -4,7 +4,10 @@ A YAML file per task, ``configs/fit/<task>.yaml``, loaded strictly: an unknown
 key (a typo) is a one-line :class:`~eventlens.errors.ConfigError` naming the key
 and the file, never silently ignored.  Every key::
 
-    signal: ttbar                 # the process whose signal strength mu is the POI
+    samples:                      # fit samples made of several processes of the run
+      ttbar: [ttbar, ttbar_enu]   #   (summed before the model is built; a member the
+                                  #   run lacks is skipped; unlisted processes stay as they are)
+    signal: ttbar                 # the (sample or) process whose signal strength mu is the POI
                                   # (default: the process the run marked as signal)
     observable: mass              # which contract histogram to fit (default: the only one)
     regions: [ttbar, wjets]       # regions to use (default: all, in the histogram's order)
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 class FitModel:
     """A validated fit model (see module docstring for the meaning of each key)."""
 
+    samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
     signal: str | None = None
     observable: str | None = None
     regions: tuple[str, ...] | None = None
@@ -58,6 +62,10 @@ class FitModel:
     rebin: int = 1
     include_flow: bool = False
     source: str = setting("", source=True)
+
+    def members(self, name: str) -> tuple[str, ...]:
+        """The run's processes that make fit sample ``name`` (itself, if not a group)."""
+        return self.samples.get(name, (name,))
 
     def to_dict(self) -> dict[str, Any]:
         return dump(self)
@@ -88,6 +96,17 @@ def validate(model: FitModel) -> FitModel:
             raise ConfigError(f"{src}: '{key}' needs low < high, got [{lo}, {hi}]")
     if model.rebin < 1:
         raise ConfigError(f"{src}: 'rebin' must be a positive integer")
+    seen: dict[str, str] = {}
+    for name, members in model.samples.items():
+        if not members:
+            raise ConfigError(f"{src}: 'samples.{name}' lists no process")
+        for proc in members:
+            if proc in seen:
+                raise ConfigError(
+                    f"{src}: process {proc!r} is in both 'samples.{seen[proc]}' and "
+                    f"'samples.{name}'"
+                )
+            seen[proc] = name
     if model.signal is not None and model.signal in model.floating:
         raise ConfigError(f"{src}: the signal {model.signal!r} cannot also be in 'floating'")
     return model

@@ -151,13 +151,15 @@ def fit(
         # fixed parameters have no error (iminuit reports their step size)
         uncertainty = np.where(np.asarray(fixed_list), 0.0, np.asarray(m.errors))
         minos_out: dict[str, tuple[float, float]] = {}
-        for name in minos:
+        # MINOS needs a valid minimum (iminuit raises otherwise): an invalid one is
+        # reported as not converged, without an interval
+        for name in minos if m.valid else ():
             m.minos(name)
             me = m.merrors[name]
             minos_out[name] = (float(me.lower), float(me.upper))
         status = _status(m, str(obj.message))
         if minos:
-            status["minos_valid"] = all(m.merrors[n].is_valid for n in minos)
+            status["minos_valid"] = bool(m.valid) and all(m.merrors[n].is_valid for n in minos)
     return FitResult(
         labels,
         result[:, 0],

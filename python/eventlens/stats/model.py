@@ -5,6 +5,9 @@ fit model (:mod:`eventlens.stats.config`) into a :class:`StatModel`; the
 combine shapes file, the datacard and the pyhf workspace are all written from
 that one object, so they describe the same model:
 
+- **samples**: the run's processes, or sums of them where the fit model's
+  ``samples`` says so (tt̄ from its semileptonic-e, semileptonic-μ and dilepton
+  datasets: one signal, one μ), as cabinetry composes a sample of several inputs;
 - **regions** (combine bins, pyhf channels): the ``region`` categories, in the
   histogram's order (or the fit model's ``regions``);
 - **processes** per region: every simulated process with a non-zero nominal
@@ -25,6 +28,8 @@ that one object, so they describe the same model:
   the templates scaled to the nominal integral, one parameter.  A variation
   identical to the nominal (or unfilled, i.e. all zero) for a process does not
   act on it.  A systematic with only ``Up`` is mirrored (down = 2·nominal − up);
+  one whose Up or Down keeps less than :data:`PRUNE_RATIO` of a template's yield
+  (a sparse template emptied by a shift) is pruned for that template, with a warning;
 - **floating** backgrounds: combine ``rateParam`` / pyhf ``normfactor``
   ``norm_<process>``;
 - **MC statistics**: one Barlow–Beeston-lite parameter per bin (combine
@@ -48,12 +53,15 @@ import numpy as np
 
 from ..errors import ConfigError, EventLensError
 from .config import FitModel
-from .io import NOMINAL, HistogramSet
+from .io import NOMINAL, HistogramSet, ProcessInfo
 
 log = logging.getLogger(__name__)
 
 POI = "mu"
 LUMI = "lumi"
+#: A template systematic whose Up or Down keeps less than this fraction of the nominal
+#: yield is pruned for that template (see :func:`_variation_pair`).
+PRUNE_RATIO = 1e-3
 #: Names combine and pyhf both accept (combine splits datacard lines on whitespace,
 #: shapes paths on "/" and the ``$PROCESS_$SYSTEMATIC`` pattern on nothing else).
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -124,6 +132,44 @@ class StatModel:
         for proc, t in region.templates.items():
             total = total + (mu if proc == self.signal else 1.0) * t.nominal
         return total
+
+
+def group_processes(hset: HistogramSet, samples: dict[str, tuple[str, ...]]) -> HistogramSet:
+    """``hset`` with each fit sample's member processes summed into one ``process``
+    category named after the sample (values and variances add; the other processes
+    unchanged, in their order).  Members the run does not have are skipped, so one fit
+    model serves a muon-only run and a run with both lepton flavours."""
+    if not samples:
+        return hset
+    member_of = {proc: name for name, members in samples.items() for proc in members}
+    hists: dict[str, hist.Hist] = {}
+    names: list[str] = []
+    for key, h in hset.histograms.items():
+        old = list(h.axes["process"])
+        data = [p for p in old if p in member_of and hset.info(p).data]
+        if data:
+            raise ConfigError(
+                f"fit model: 'samples.{member_of[data[0]]}' includes the data process {data[0]!r}"
+            )
+        names = list(dict.fromkeys(member_of.get(p, p) for p in old))
+        axes = [hist.axis.StrCategory(names, name="process", label=h.axes["process"].label),
+                *h.axes[1:]]
+        out = hist.Hist(*axes, storage=hist.storage.Weight())
+        src, dst = h.view(flow=True), out.view(flow=True)
+        for i, proc in enumerate(old):
+            j = names.index(member_of.get(proc, proc))
+            dst.value[j] += src.value[i]
+            dst.variance[j] += src.variance[i]
+        hists[key] = out
+    processes = dict(hset.processes)
+    for name, members in samples.items():
+        processes[name] = ProcessInfo(
+            label=name, signal=any(hset.info(m).signal for m in members if m in hset.processes)
+        )
+        for m in members:
+            if m != name:
+                processes.pop(m, None)
+    return HistogramSet(hists, processes, hset.luminosity_pb, hset.task, hset.real_data)
 
 
 def choose_signal(hset: HistogramSet, fit_model: FitModel, signal: str | None) -> str:
@@ -216,6 +262,7 @@ def build_model(
 ) -> StatModel:
     """The :class:`StatModel` of ``hset`` under ``fit_model`` (rules: module docstring)."""
     src = fit_model.source or "fit model"
+    hset = group_processes(hset, fit_model.samples)
     obs = choose_observable(hset, fit_model, observable)
     h = hset.histograms[obs]
     sig = choose_signal(hset, fit_model, signal)
@@ -379,7 +426,20 @@ def _variation_pair(
         log.info("%s: only Down given, Up mirrored (2*nominal - Down)", where)
         up = 2.0 * nominal - down
     assert up is not None and down is not None
-    return _clip_negative(up, where + "Up"), _clip_negative(down, where + "Down")
+    up, down = _clip_negative(up, where + "Up"), _clip_negative(down, where + "Down")
+    ratio = min(up.sum(), down.sum()) / nominal.sum()
+    if ratio < PRUNE_RATIO:
+        # A shifted pass that moves the few simulated events of a sparse template out of it
+        # (or, mirrored, doubles it) says nothing about the shape: pruned, as analyses do.
+        log.warning(
+            "%s: pruned (a variation keeps %.2g of the nominal yield %.3g: too few simulated "
+            "events in this template to describe it)",
+            where,
+            ratio,
+            nominal.sum(),
+        )
+        return None
+    return up, down
 
 
 def _check_observed(model: StatModel) -> None:
