@@ -6,6 +6,11 @@ detector + the uproot writer) through ``eventlens.generate.generate``:
 - per process, ``--events`` events with MPI on and ``--events-no-mpi`` with
   MPI off, in this process: events per CPU-second (one core; Pythia's
   initialisation included, one chunk) and per wall-second;
+- pileup: ``--pileup-events`` events of each ``--pileup-processes`` with
+  ``--pileup MU`` and without, MPI on, one after the other in this process:
+  events per CPU-second and their ratio (the cost of the overlay), and the
+  one-time CPU cost of building the minimum-bias library (measured separately;
+  the library is cached, so later runs only read it);
 - ``--jobs-events`` events of ``--jobs-process`` with ``--jobs 1`` and
   ``--jobs 2`` (two chunks in two spawned processes, then merged): the
   wall-time speed-up, for each sample size given (comma-separated).  Each
@@ -56,12 +61,13 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def measure(process: str, events: int, mpi: bool, folder: Path, jobs: int = 1) -> dict[str, Any]:
+def measure(process: str, events: int, mpi: bool, folder: Path, jobs: int = 1,
+            pileup: float = 0.0) -> dict[str, Any]:
     """Generate once; wall and CPU time (workers included), rates, file size."""
-    path = folder / f"{process}_{'mpi' if mpi else 'nompi'}_j{jobs}.root"
+    path = folder / f"{process}_{'mpi' if mpi else 'nompi'}_j{jobs}_pu{pileup:g}.root"
     before = load()
     result = generate(GenerationRequest(process, events, seed=1, output=path, mpi=mpi, jobs=jobs,
-                                        overwrite=True, progress=False))
+                                        overwrite=True, progress=False, pileup=pileup))
     size = path.stat().st_size
     path.unlink()
     return {
@@ -99,6 +105,39 @@ def jobs_speedup(process: str, events: int, folder: Path) -> dict[str, Any]:
             "cpu_overhead_jobs_2": round(two["cpu_s"] / one["cpu_s"], 3)}
 
 
+def pileup_cost(processes: list[str], events: int, mu: float, folder: Path) -> dict[str, Any]:
+    """The library's one-time cost, then each process with and without pileup (MPI on)."""
+    from eventlens.generate.pileup import _LOADED, get_library, library_path, pileup_settings
+
+    registry = load_registry()
+    settings = pileup_settings(registry, None, mu)
+    path = library_path(registry, settings, None)
+    cached = path.exists()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    get_library(registry, settings, None)
+    library = {
+        "path": str(path),
+        "interactions": settings.library_events,
+        "was_cached": cached,
+        "cpu_s": round(time.process_time() - cpu0, 2),
+        "wall_s": round(time.perf_counter() - wall0, 2),
+        "MB": round(path.stat().st_size / 1e6, 2),
+    }
+    _LOADED.clear()  # every measurement below reads the file, as a new run does
+    per_process = {}
+    for name in processes:
+        without = measure(name, events, True, folder)
+        with_pu = measure(name, events, True, folder, pileup=mu)
+        ratio = without["events_per_cpu_second"] / with_pu["events_per_cpu_second"]
+        per_process[name] = {"pileup_0": without, f"pileup_{mu:g}": with_pu,
+                             "cpu_cost_ratio": round(ratio, 3)}
+        log.info("%-10s %6.1f ev/CPU-s without pileup, %6.1f with mu = %g: %.2fx the CPU time "
+                 "(%5.0f -> %5.0f kB/1000 ev)", name, without["events_per_cpu_second"],
+                 with_pu["events_per_cpu_second"], mu, ratio, without["kB_per_1000_events"],
+                 with_pu["kB_per_1000_events"])
+    return {"mu": mu, "library": library, "processes": per_process}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=500, help="events per process, MPI on")
@@ -110,6 +149,10 @@ def main() -> None:
     parser.add_argument("--jobs-process", default="ttbar")
     parser.add_argument("--jobs-events", default="2000,10000",
                         help="comma-separated sample sizes for the --jobs 2 speed-up")
+    parser.add_argument("--pileup", type=float, default=30.0,
+                        help="mean pileup of the with/without-pileup comparison (0: skip it)")
+    parser.add_argument("--pileup-processes", default="dy,ttbar")
+    parser.add_argument("--pileup-events", type=int, default=500)
     parser.add_argument("-o", "--output", type=Path, default=HERE / "results" / "generate.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -134,14 +177,17 @@ def main() -> None:
                      on["events_per_cpu_second"], on["events_per_wall_second"],
                      off["events_per_cpu_second"], off["events_per_wall_second"],
                      on["kB_per_1000_events"], on["load_after"])
+        pileup = (pileup_cost(args.pileup_processes.split(","), args.pileup_events, args.pileup,
+                              folder) if args.pileup > 0 else None)
         by_size = {n: jobs_speedup(args.jobs_process, n, folder)
-                   for n in (int(x) for x in args.jobs_events.split(","))}
-    largest = by_size[max(by_size)]
+                   for n in (int(x) for x in args.jobs_events.split(",") if x)}
+    largest = by_size[max(by_size)] if by_size else {}
 
     slowest = min(per_process, default=None,
                   key=lambda n: per_process[n]["mpi_on"]["events_per_cpu_second"])
     result = {
         "processes": per_process,
+        "pileup": pileup,
         "jobs": {"process": args.jobs_process, **largest},
         "jobs_by_events": {str(n): r for n, r in by_size.items()},
         "targets": {"events_per_cpu_second_mpi_on_min": TARGET_EV_PER_CORE_MPI,

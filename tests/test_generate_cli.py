@@ -34,6 +34,30 @@ def test_unknown_process_lists_the_known_ones(capsys, tmp_path):
     assert not (tmp_path / "z.root").exists()
 
 
+def test_unknown_tune_and_negative_pileup_are_refused(capsys, tmp_path):
+    code, text = run_cli(capsys, "generate", "dy", "--events", 5, "--tune", "cp6",
+                         "-o", tmp_path / "dy.root")
+    assert code == 2 and "unknown tune 'cp6'; known tunes: cp5, monash" in text
+    code, text = run_cli(capsys, "generate", "dy", "--events", 5, "--pileup", -2,
+                         "-o", tmp_path / "dy.root")
+    assert code == 2 and "--pileup must be a mean number of interactions" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_monash_tune_is_recorded_and_hashed(tmp_path):
+    from eventlens.generate import GenerationRequest, generate
+    from eventlens.generate.nanoaod import read_metadata
+
+    metas = []
+    for tune in (None, "monash"):
+        path = tmp_path / f"{tune}.root"
+        generate(GenerationRequest("dy", 20, 1, path, mpi=False, progress=False, tune=tune))
+        metas.append(read_metadata(path))
+    assert [m["tune"] for m in metas] == ["cp5", "monash"]
+    assert metas[1]["settings_json"]["tune"] == ["Tune:pp = 14", "Tune:ee = 7"]
+    assert metas[0]["settings_hash"] != metas[1]["settings_hash"]
+
+
 @pytest.mark.parametrize("n", [0, -3])
 def test_non_positive_event_count_is_refused(capsys, tmp_path, n):
     code, text = run_cli(capsys, "generate", "dy", "--events", n, "-o", tmp_path / "dy.root")
@@ -114,6 +138,62 @@ def test_interrupted_run_leaves_no_file(tmp_path, sig, jobs):
     assert list(tmp_path.iterdir()) == []  # neither the output nor any temporary file
 
 
+@pytest.mark.slow
+def test_killed_parent_leaves_no_worker_and_next_run_cleans_up(tmp_path):
+    """Issue 13: SIGKILL of `generate --jobs 2` kills its workers; the next run removes the
+    leftovers (temporary output, chunk folder, lock) and writes the file."""
+    import psutil
+
+    out = tmp_path / "dy.root"
+    proc = subprocess.Popen([*EVENTLENS, "-q", "generate", "dy", "--events", "100000",
+                             "--jobs", "2", "--no-progress", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".dy.root.chunks-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    workers = []
+    while len(workers) < 2:  # the pool's two generating workers
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "resource_tracker" not in " ".join(c.cmdline())]
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.kill()
+    proc.communicate(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [(w.pid, w.status()) for w in alive]
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.endswith(".tmp") for n in leftovers) and ".dy.root.lock" in leftovers
+
+    code = subprocess.run([*EVENTLENS, "-q", "generate", "dy", "--events", "5", "--no-mpi",
+                           "--no-progress", "-o", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert code.returncode == 0, code.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dy.root"]
+
+
+_HOLD_LOCK = (
+    "import sys; from pathlib import Path; from eventlens.generate.run import output_lock\n"
+    "with output_lock(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()"
+)
+
+
+def test_a_second_run_on_the_same_output_is_refused(capsys, tmp_path):
+    """While another process generates an output, a second run neither writes nor cleans it."""
+    out = tmp_path / "dy.root"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        (tmp_path / ".dy.root.abc123.tmp").write_text("the other run's temporary output")
+        code, text = run_cli(capsys, "generate", "dy", "--events", 3, "--no-mpi", "-o", out)
+        assert code == 2 and "another eventlens run is writing it" in text
+        assert (tmp_path / ".dy.root.abc123.tmp").exists() and not out.exists()
+    finally:
+        holder.communicate("", timeout=30)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dy.root.abc123.tmp"]
+
+
 @pytest.fixture(scope="module")
 def hgg_folder(tmp_path_factory):
     return tmp_path_factory.mktemp("samples")
@@ -125,23 +205,24 @@ def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
     code, text = run_cli(capsys, *args)
     assert code == 0, text
     fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
-    assert set(fileset) == {"hgg", "diphoton"}
+    assert set(fileset) == {"hgg", "diphoton", "gjet"}
     for name, entry in fileset.items():
         (path, tree), = entry["files"].items()
         assert Path(path) == (hgg_folder / f"{name}.root").resolve() and tree == "Events"
         meta = entry["metadata"]
         assert meta["process"] == name and meta["nevents"] == 40 and meta["sumw"] == 40.0
         assert meta["xsec"] > 0 and meta["label"]
+        assert meta["tune"] == "cp5" and meta["pileup_mu"] == 0
     assert fileset["hgg"]["metadata"]["xsec"] < 0.1 < fileset["diphoton"]["metadata"]["xsec"]
 
     mtimes = {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")}
     code, text = run_cli(capsys, *args)
-    assert code == 0 and text.count("reusing") == 2
+    assert code == 0 and text.count("reusing") == 3
     assert {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")} == mtimes
 
     # other sizes (one per process with --events): regenerate
     code, text = run_cli(capsys, *args[:2], "-n", 50, "--events", "diphoton=60", *args[4:])
-    assert code == 0 and text.count("settings changed") == 2
+    assert code == 0 and text.count("settings changed") == 3
     fileset = json.loads((hgg_folder / "fileset_hgg.json").read_text())
     assert [fileset[p]["metadata"]["nevents"] for p in ("hgg", "diphoton")] == [50, 60]
 
@@ -167,12 +248,12 @@ def test_validate_samples_draws_the_control_plots(capsys, hgg_folder):
         for ext in ("png", "pdf"):
             assert (plots / f"{name}.{ext}").stat().st_size > 1000, name
     summary = json.loads((plots / "summary.json").read_text())
-    assert set(summary["samples"]) == {"hgg", "diphoton"}
+    assert set(summary["samples"]) == {"hgg", "diphoton", "gjet"}
     assert abs(summary["samples"]["hgg"]["peaks_GeV"]["h_gg"] - 125) < 2
 
 
 @pytest.mark.parametrize("value, message", [
-    ("ttbar=10", "not a process of this task; its processes are hgg, diphoton"),
+    ("ttbar=10", "not a process of this task; its processes are hgg, diphoton, gjet"),
     ("diphoton=0", "expected PROCESS=N with N a positive integer"),
 ])
 def test_make_samples_refuses_bad_per_process_events(capsys, tmp_path, value, message):

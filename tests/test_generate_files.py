@@ -177,6 +177,19 @@ def test_same_seed_same_arrays_other_seed_other_arrays(tmp_path):
     assert not ak.array_equal(ea.nGenPart, ec.nGenPart)
 
 
+def test_same_seed_same_events_whatever_jobs(tmp_path):
+    """Issue 13: the chunking (hence the events) must not depend on --jobs."""
+    paths = [tmp_path / f"j{jobs}.root" for jobs in (1, 2)]
+    results = [generate(GenerationRequest("dy", 80, 3, path, jobs=jobs, mpi=False,
+                                          progress=False))
+               for jobs, path in zip((1, 2), paths, strict=True)]
+    (e1, r1, m1), (e2, r2, m2) = (_arrays(p) for p in paths)
+    _assert_identical(e1, e2)
+    _assert_identical(r1, r2)
+    assert results[0].n_chunks == results[1].n_chunks
+    assert m1["settings_hash"] == m2["settings_hash"]
+
+
 @pytest.mark.slow
 def test_jobs_do_not_change_the_events(tmp_path):
     """Same seed and chunk layout: 1 process or 2 processes give identical arrays."""

@@ -64,7 +64,8 @@ def test_diphoton_mass_peaks_at_the_higgs_and_continuum_is_flat(generated_sample
 
     bkg = diphoton_mass(events(generated_sample("diphoton", 300)))
     assert len(bkg) > 60
-    assert np.mean((bkg > 100) & (bkg < 180)) > 0.8  # the mHat window 95-185 GeV is used
+    # the mHat window 95-185 GeV is used (3000 events: 97.8 % inside, 82.9 % in 100-180)
+    assert np.mean((bkg > 95) & (bkg < 185)) > 0.9
 
 
 def test_dielectron_peak_in_dy_ee(generated_sample):
@@ -141,3 +142,41 @@ def test_met_follows_the_neutrino_in_w_events(generated_sample):
     ev = events(generated_sample("wjets", 400), ["MET_pt", "GenMET_pt"])
     assert np.corrcoef(ak.to_numpy(ev.MET_pt), ak.to_numpy(ev.GenMET_pt))[0, 1] > 0.7
     assert abs(np.median(ak.to_numpy(ev.MET_pt - ev.GenMET_pt))) < 10
+
+
+def test_jets_fake_photons_at_a_cms_like_rate(generated_sample):
+    """γ+jet at LO has one recoil jet: a reconstructed photon not from the hard process is
+    an ECAL cluster of that jet's π⁰/η photons.  CMS NanoAOD tt̄ simulation
+    (``../shared/data/nanoaod``) has a non-prompt Photon above 25 GeV for 12.8 % of its jets;
+    here 5 % of the γ+jet events without MPI (13 % of the jets in tt̄ with MPI, README).
+    Fakes are non-isolated with hadrons behind them and score low in the MVA, prompt
+    photons the opposite; few fakes pass the H→γγ photon cuts."""
+    ev = events(generated_sample("gjet", 3000))
+    acc = (ev.Photon_pt > 25) & (abs(ev.Photon_eta) < 2.5)
+    fake, prompt = acc & (ev.Photon_genPartFlav == 0), acc & (ev.Photon_genPartFlav == 1)
+    per_jet = ak.mean(ak.sum(fake, axis=1) > 0)
+    assert 0.02 < per_jet < 0.2
+    passing = fake & (ev.Photon_mvaID > -0.02) & (ev.Photon_pfRelIso03_all < 0.3)
+    assert ak.mean(ak.sum(passing, axis=1) > 0) < 0.005
+    iso = [ak.to_numpy(ak.flatten(ev.Photon_pfRelIso03_all[m])) for m in (fake, prompt)]
+    mva = [ak.to_numpy(ak.flatten(ev.Photon_mvaID[m])) for m in (fake, prompt)]
+    hoe = [ak.to_numpy(ak.flatten(ev.Photon_hoe[m])) for m in (fake, prompt)]
+    assert np.median(iso[0]) > 0.3 and np.median(iso[1]) < 0.05
+    assert np.median(mva[0]) < -0.3 and np.median(mva[1]) > 0.5
+    assert np.median(hoe[0]) > 0.1 and np.median(hoe[1]) < 0.01
+    assert ak.all(ev.Photon_genPartIdx[fake] == -1)
+    gen = ev.GenPart_pdgId[ev.Photon_genPartIdx[prompt]]
+    assert ak.all(gen == 22) and ak.mean(ak.num(gen) > 0) > 0.45  # the hard photon, found
+
+
+@pytest.mark.parametrize(("process", "electrons", "muons"), [
+    ("ttbar_enu", {1}, {0}), ("ttbar_dilep", {0, 1, 2}, {0, 1, 2})])
+def test_ttbar_electron_and_dilepton_channels(generated_sample, process, electrons, muons):
+    gen = events(generated_sample(process, 200), ["GenPart_pdgId", "GenPart_statusFlags"])
+    hard = (gen.GenPart_statusFlags & (1 << 7)) != 0  # isHardProcess
+    n_e = ak.to_numpy(ak.sum(hard & (abs(gen.GenPart_pdgId) == 11), axis=1))
+    n_mu = ak.to_numpy(ak.sum(hard & (abs(gen.GenPart_pdgId) == 13), axis=1))
+    assert set(n_e) == electrons and set(n_mu) == muons
+    if process == "ttbar_dilep":
+        assert np.all(n_e + n_mu == 2)
+        assert 0.35 < np.mean((n_e == 1) & (n_mu == 1)) < 0.65  # eμ is half of ee+eμ+μμ

@@ -15,19 +15,34 @@ from eventlens.generate.run import plan_chunks
 from eventlens.generate.validate import peak
 
 ALL_PROCESSES = {"dy", "dy_lowmass", "jpsi", "psi2s", "upsilon", "wjets", "ttbar", "higgs_4mu",
-                 "hgg", "diphoton"}
+                 "hgg", "diphoton", "gjet", "dy_ee", "wjets_enu", "ttbar_enu", "ttbar_dilep",
+                 "minbias"}
 
 
 def test_registry_has_every_process_and_task():
     reg = load_registry()
     assert set(reg.processes) >= ALL_PROCESSES
     assert reg.task("dimuon") == ("dy", "dy_lowmass", "jpsi", "psi2s", "upsilon")
-    assert reg.task("dtw") == ("dy", "wjets", "ttbar")
+    assert reg.task("dtw") == ("dy", "dy_ee", "wjets", "wjets_enu", "ttbar", "ttbar_enu",
+                               "ttbar_dilep")
     assert reg.task("dhjw") == ("dy", "higgs_4mu", "jpsi", "wjets")
-    assert reg.task("hgg") == ("hgg", "diphoton")
+    assert reg.task("hgg") == ("hgg", "diphoton", "gjet")
     assert len(reg.get("ttbar").instances) == 2  # both charge assignments
     assert reg.get("jpsi").rapidity_veto is not None
     assert any(s.startswith("PDF:pSet") for s in reg.tune)
+
+
+@pytest.mark.parametrize("task", ["dimuon", "dtw", "dhjw", "hgg"])
+def test_every_task_process_has_a_class_in_the_selection_config(task):
+    """make-samples' datasets are labelled by process name: each must map to a class."""
+    from eventlens.processors.labels import dataset_class
+    from eventlens.processors.tasks import load_config
+
+    cfg = load_config(task)
+    if cfg.labels.source != "metadata":
+        return  # labelled by mass window (dimuon)
+    for process in load_registry().task(task):
+        assert dataset_class(process, {"process": process}, cfg) is not None, process
 
 
 def test_unknown_process_and_task_list_the_known_ones():
@@ -67,11 +82,14 @@ def test_settings_hash_is_stable_and_order_independent():
     assert settings_hash(changed) != settings_hash(settings)
 
 
-@pytest.mark.parametrize(("events", "jobs", "chunk", "n_chunks"), [
-    (1, 1, 5000, 1), (10, 4, 5000, 4), (12001, 1, 5000, 3), (3, 8, 5000, 3), (1000, 2, 100, 10),
+@pytest.mark.parametrize(("events", "chunk", "n_chunks"), [
+    (1, 5000, 1), (10, 5000, 1), (3, 1, 3), (1999, 5000, 1), (2000, 5000, 2), (3000, 5000, 2),
+    (10000, 5000, 4), (12001, 5000, 4), (22000, 5000, 8), (60000, 5000, 12), (1000, 100, 12),
+    (80, 40, 2),
 ])
-def test_chunks_cover_the_events_once(events, jobs, chunk, n_chunks):
-    chunks = plan_chunks(events, jobs, chunk)
+def test_chunks_cover_the_events_once(events, chunk, n_chunks):
+    """The chunk count depends on the sample only (issue 13: not on --jobs)."""
+    chunks = plan_chunks(events, chunk)
     assert len(chunks) == n_chunks
     numbers = np.concatenate([np.arange(c.first_event, c.first_event + c.n_events) for c in chunks])
     np.testing.assert_array_equal(numbers, np.arange(1, events + 1))
@@ -145,3 +163,23 @@ def test_peak_estimator_ignores_a_one_sided_tail():
     estimate = peak(np.concatenate([core, tail]), 76, 106, half_width=2.0)
     assert estimate == pytest.approx(91.19, abs=0.3)
     assert peak(np.array([1.0, 2.0]), 0, 3) is None
+
+
+def test_pileup_precedence_and_validation(tmp_path):
+    from eventlens.generate.pileup import pileup_settings
+
+    path = tmp_path / "processes.yaml"
+    path.write_text("pileup: {mu: 20, library_events: 500}\n"
+                    "processes:\n  a: {settings: [x = 1]}\n  b: {settings: [x = 1], pileup: 0}\n")
+    reg = load_registry(path)
+    assert pileup_settings(reg, reg.get("a").pileup, None).mu == 20  # the shared default
+    assert pileup_settings(reg, reg.get("b").pileup, None).mu == 0  # the process's own
+    chosen = pileup_settings(reg, reg.get("b").pileup, 35.0)  # --pileup wins
+    assert chosen.mu == 35 and chosen.library_events == 500
+    assert pileup_settings(reg, None, 0.0).to_dict() == {"mu": 0.0}  # off: nothing else hashed
+    for body, message in [("pileup: {mu: -1}", "mean number of interactions >= 0"),
+                          ("pileup: {mu: 5, colour: red}", r"unknown key\(s\) \['colour'\]"),
+                          ("pileup: {library_events: 0}", "positive integer")]:
+        path.write_text(body + "\nprocesses: {a: {settings: [x = 1]}}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_registry(path)

@@ -28,6 +28,22 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
         help="switch off multiparton interactions (~10x faster, unrealistic underlying event)",
     )
     p.add_argument(
+        "--tune",
+        default=None,
+        metavar="NAME",
+        help="Pythia tune from the registry (default: its default tune, CMS CP5; e.g. monash "
+             "for the tune-robustness test set); enters the settings hash",
+    )
+    p.add_argument(
+        "--pileup",
+        type=float,
+        default=None,
+        metavar="MU",
+        help="overlay a Poisson number of minimum-bias interactions of mean MU from a premixed "
+             "library (built once per tune and cached in $EVENTLENS_CACHE or ~/.cache/eventlens; "
+             "default: the registry's pileup setting, 0 = none); enters the settings hash",
+    )
+    p.add_argument(
         "--chunk-events",
         type=int,
         default=None,
@@ -62,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         registry = load_registry(args.registry)
         for process in registry.processes.values():
-            log.info("%-10s %s", process.name, process.description)
+            log.info("%-12s %s", process.name, process.description)
+        log.info("tunes: %s (default), %s", registry.tune_name, ", ".join(registry.tunes) or "-")
         return 0
     if args.process is None or args.output is None or args.events is None:
         raise ValueError("generate needs PROCESS, --events N and -o FILE (or --list)")
@@ -77,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         chunk_events=args.chunk_events or DEFAULT_CHUNK_EVENTS,
         registry=args.registry,
         progress=args.progress and not args.quiet,
+        tune=args.tune,
+        pileup=args.pileup,
     )
     with sigterm_as_interrupt():
         result = generate(request)

@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         mpi=args.mpi,
         chunk_events=args.chunk_events or DEFAULT_CHUNK_EVENTS,
         progress=args.progress and not args.quiet,
+        tune=args.tune,
+        pileup=args.pileup,
     )
     with sigterm_as_interrupt():
         make_samples(args.task, args.events_per_process, args.output, template=template,

@@ -8,6 +8,7 @@ Modules, one job each:
 - :mod:`.truth` — GenPart subset, GenMET, Generator_*;
 - :mod:`.reco`, :mod:`.jets`, :mod:`.met` — the detector response
   (parameters in :mod:`.config`), combined by :mod:`.detector`;
+- :mod:`.pileup` — the premixed minimum-bias library and its overlay;
 - :mod:`.nanoaod` — the uproot writer/reader (TTree, clusters, Runs, Metadata);
 - :mod:`.run` — chunks, worker processes, progress, atomic output;
 - :mod:`.samples` — all processes of a task + a coffea fileset;

@@ -17,6 +17,7 @@ constituent indices with ``np.bincount``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import awkward as ak
@@ -24,14 +25,13 @@ import numpy as np
 
 from ._quiet import silence_fastjet_banner
 from .config import JetConfig
-from .particles import FlatEvents, last_of_kind, segment_sum
+from .particles import TRACKER_ETA, FlatEvents, last_of_kind, segment_sum
 from .randoms import EventRandom
 
 GHOST_SCALE = 1e-18
 
 # constituent categories (PF-candidate-like)
 CH_HAD, NE_HAD, CH_EM, NE_EM, MUON = range(5)
-TRACKER_ETA = 2.5
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Jets:
     """The Jet collection (sorted by pT per event) and what MET needs from clustering."""
 
     event: np.ndarray
-    px: np.ndarray  # smeared
+    px: np.ndarray  # smeared, before the pileup offset correction (what MET uses)
     py: np.ndarray
     columns: dict[str, np.ndarray]
     unclustered_px: np.ndarray  # per event: clustered inputs not in a kept jet
@@ -62,13 +62,18 @@ def resolution(cfg: JetConfig, pt: np.ndarray, abs_eta: np.ndarray) -> np.ndarra
     return rel * factors[np.minimum(np.searchsorted(edges, abs_eta), len(factors) - 1)]
 
 
-def _categories(flat: FlatEvents, rows: np.ndarray) -> np.ndarray:
-    """PF-like category per particle; charged particles outside the tracker look neutral."""
+def _categories(flat: FlatEvents, rows: np.ndarray, pf_muon: np.ndarray | None) -> np.ndarray:
+    """PF-like category per particle; charged particles outside the tracker look neutral.
+
+    ``pf_muon`` (per generator row) marks the muons particle flow identifies;
+    other muons' tracks are charged hadrons.  ``None``: every muon is a PF muon.
+    """
     apid = np.abs(flat.pid[rows])
     in_tracker = np.abs(flat.eta[rows]) < TRACKER_ETA
     charged = (flat.charge[rows] != 0) & in_tracker
+    is_muon = (apid == 13) if pf_muon is None else (apid == 13) & pf_muon[rows]
     return np.select(
-        [apid == 13, (apid == 11) & charged, (apid == 22) | (apid == 11), charged],
+        [is_muon, (apid == 11) & charged, (apid == 22) | (apid == 11), charged],
         [MUON, CH_EM, NE_EM, CH_HAD],
         NE_HAD,
     )
@@ -90,8 +95,23 @@ def _jet_id(
     return (2 * tight + 4 * (tight & lepton_veto)).astype(np.int32)
 
 
-def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: EventRandom) -> Jets:
-    """Cluster ``inputs`` (generator rows) per event, then smear, tag and identify the jets."""
+def cluster_jets(
+    flat: FlatEvents,
+    inputs: np.ndarray,
+    cfg: JetConfig,
+    rnd: EventRandom,
+    pf_muon: np.ndarray | None = None,
+    offset: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Jets:
+    """Cluster ``inputs`` (generator rows) per event, then smear, tag and identify the jets.
+
+    ``pf_muon``: which generator rows are identified muons (for the jets' muon
+    energy fraction); see :func:`_categories`.  ``offset(jet_event, |η|)``:
+    the pileup pT a jet collects on average (GeV), subtracted from its
+    momentum like CMS's L1 (FastJet offset) correction; the jet threshold
+    applies to the corrected pT, ``Jet_rawFactor`` = 1 − raw/corrected, and
+    MET keeps the uncorrected jets (type-1 MET leaves the offset out).
+    """
     import fastjet
 
     silence_fastjet_banner()
@@ -154,7 +174,7 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     # Per-jet constituent sums.
     real = ~is_ghost[const_row]
     src = rows[const_row]
-    cat = _categories(flat, src)
+    cat = _categories(flat, src, pf_muon)
     energy = np.where(real, flat.e[src], 0.0)
     frac = {k: segment_sum(energy * (cat == k), const_jet, n_jets) / je for k in range(5)}
     n_const = segment_sum(real.astype(float), const_jet, n_jets).astype(np.int64)
@@ -170,6 +190,13 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     u = rnd.uniform(per_event, 2)
     aeta_raw = np.abs(np.arcsinh(jpz / np.maximum(raw_pt, 1e-12)))
     factor = np.maximum(1.0 + resolution(cfg, raw_pt, aeta_raw) * g, 0.0)
+    pt_uncorrected = raw_pt * factor
+    if offset is not None:
+        subtracted = offset(jet_event, aeta_raw)
+        l1 = np.clip(1.0 - subtracted / np.maximum(pt_uncorrected, 1e-9), 0.0, 1.0)
+    else:
+        l1 = np.ones(n_jets)
+    factor = factor * l1
     pt = raw_pt * factor
     eta = np.arcsinh(jpz / np.maximum(raw_pt, 1e-12))
     phi = np.arctan2(jpy, jpx)
@@ -207,6 +234,7 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     o = out_order
     columns = {
         "pt": pt[o].astype(np.float32),
+        "rawFactor": np.where(l1 > 0, 1.0 - 1.0 / np.maximum(l1, 1e-9), 0.0)[o].astype(np.float32),
         "eta": eta[o].astype(np.float32),
         "phi": phi[o].astype(np.float32),
         "mass": mass[o].astype(np.float32),
@@ -222,8 +250,8 @@ def cluster_jets(flat: FlatEvents, inputs: np.ndarray, cfg: JetConfig, rnd: Even
     }
     return Jets(
         event=jet_event[o],
-        px=(pt * np.cos(phi))[o],
-        py=(pt * np.sin(phi))[o],
+        px=(pt_uncorrected * np.cos(phi))[o],
+        py=(pt_uncorrected * np.sin(phi))[o],
         columns=columns,
         unclustered_px=unc_px,
         unclustered_py=unc_py,

@@ -17,6 +17,11 @@ import numpy as np
 
 #: Neutrinos: invisible to the detector.
 NEUTRINOS = (12, 14, 16)
+#: Tracker acceptance: charged particles beyond it have no track (they look neutral).
+TRACKER_ETA = 2.5
+#: ``FlatEvents.pileup`` codes: a pileup particle, a cell of summed soft pileup particles.
+PILEUP_PARTICLE = 1
+PILEUP_CELL = 2
 
 
 @dataclass
@@ -49,6 +54,28 @@ class FlatEvents:
     pt: np.ndarray
     eta: np.ndarray
     phi: np.ndarray
+    pileup: np.ndarray | None = None  # int8 per row: 0 hard event, PILEUP_PARTICLE, PILEUP_CELL
+
+    @property
+    def is_pileup(self) -> np.ndarray:
+        """Per row: does it come from a pileup interaction (see :mod:`.pileup`)?"""
+        if self.pileup is None:
+            return np.zeros(len(self.pid), dtype=bool)
+        return self.pileup > 0
+
+    @property
+    def is_cell(self) -> np.ndarray:
+        """Per row: is it a cell of summed soft pileup particles (no single particle)?"""
+        if self.pileup is None:
+            return np.zeros(len(self.pid), dtype=bool)
+        return self.pileup == PILEUP_CELL
+
+    @functools.cached_property
+    def chs_removed(self) -> np.ndarray:
+        """Charged pileup particles inside the tracker: their tracks point to a pileup
+        vertex, so charged-hadron subtraction drops them from jets and the isolation
+        sums count only charged particles from the primary vertex."""
+        return self.is_pileup & (self.charge != 0) & (np.abs(self.eta) < TRACKER_ETA)
 
     @property
     def counts(self) -> np.ndarray:

@@ -56,8 +56,10 @@ class Process:
     description: str
     instances: tuple[tuple[str, ...], ...]
     rapidity_veto: RapidityVeto | None = None
+    pileup: float | None = None  # mean pileup of this process's samples (None: the shared one)
 
     def to_dict(self) -> dict[str, Any]:
+        # ``pileup`` is not here: the effective pileup is hashed on its own (run.sample_settings)
         return {
             "name": self.name,
             "label": self.label,
@@ -69,13 +71,33 @@ class Process:
 
 @dataclass(frozen=True)
 class Registry:
-    """All processes plus the settings every process shares."""
+    """All processes plus the settings every process shares.
+
+    ``tune`` is the default tune (named ``tune_name``); ``tunes`` holds the
+    other named tunes a sample can be generated with (``--tune NAME``), e.g.
+    Monash 2013 for the tune-robustness check.
+    """
 
     path: Path
     common: tuple[str, ...]
     tune: tuple[str, ...]
     processes: Mapping[str, Process]
     tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    tune_name: str = "default"
+    tunes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pileup: Mapping[str, Any] = field(default_factory=dict)
+
+    def tune_settings(self, name: str | None = None) -> tuple[str, tuple[str, ...]]:
+        """(name, settings) of tune ``name`` (None: the default); ConfigError naming the known."""
+        if name is None or name == self.tune_name:
+            return self.tune_name, self.tune
+        try:
+            return name, self.tunes[name]
+        except KeyError:
+            known = ", ".join([self.tune_name, *self.tunes])
+            raise ConfigError(
+                f"unknown tune {name!r}; known tunes: {known} (registry {self.path})"
+            ) from None
 
     def get(self, name: str) -> Process:
         """The process called ``name``; ConfigError listing the known names otherwise."""
@@ -97,12 +119,14 @@ class Registry:
                 f"(registry {self.path})"
             ) from None
 
-    def settings_for(self, process: Process) -> dict[str, Any]:
+    def settings_for(self, process: Process, tune: str | None = None) -> dict[str, Any]:
         """Everything that defines ``process``'s physics, as stored in files and hashed."""
+        name, settings = self.tune_settings(tune)
         return {
             "process": process.to_dict(),
             "common": list(self.common),
-            "tune": list(self.tune),
+            "tune": list(settings),
+            "tune_name": name,
         }
 
 
@@ -146,7 +170,9 @@ def _veto(value: Any, where: str) -> RapidityVeto | None:
 def _process(name: str, body: Any, where: str) -> Process:
     if not isinstance(body, dict):
         raise ConfigError(f"{where} must be a mapping, got {type(body).__name__}")
-    unknown = set(body) - {"label", "description", "settings", "instances", "rapidity_veto"}
+    unknown = set(body) - {
+        "label", "description", "settings", "instances", "rapidity_veto", "pileup"
+    }
     if unknown:
         raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}")
     if ("settings" in body) == ("instances" in body):
@@ -164,7 +190,41 @@ def _process(name: str, body: Any, where: str) -> Process:
         description=str(body.get("description", "")),
         instances=instances,
         rapidity_veto=_veto(body.get("rapidity_veto"), f"{where}.rapidity_veto"),
+        pileup=_mu(body["pileup"], f"{where}.pileup") if "pileup" in body else None,
     )
+
+
+def _mu(value: Any, where: str) -> float:
+    """A mean number of pileup interactions: a finite number ≥ 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        0 <= value < float("inf")
+    ):
+        raise ConfigError(f"{where} must be a mean number of interactions >= 0, got {value!r}")
+    return float(value)
+
+
+def _pileup(value: Any, where: str) -> dict[str, Any]:
+    """The shared ``pileup`` block: ``mu`` (default for every process) and library options."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping (mu, library_process, ...), got {value!r}")
+    known = {"mu", "library_process", "library_events", "sigma_z_cm"}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    out = dict(value)
+    if "mu" in out:
+        out["mu"] = _mu(out["mu"], f"{where}.mu")
+    for key in ("library_events",):
+        if key in out and (not isinstance(out[key], int) or isinstance(out[key], bool)
+                           or out[key] < 1):
+            raise ConfigError(f"{where}.{key} must be a positive integer, got {out[key]!r}")
+    if "sigma_z_cm" in out and (not isinstance(out["sigma_z_cm"], (int, float))
+                                or not out["sigma_z_cm"] >= 0):
+        raise ConfigError(f"{where}.sigma_z_cm must be a length >= 0 (cm), got "
+                          f"{out['sigma_z_cm']!r}")
+    return out
 
 
 def registry_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -199,10 +259,23 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
         if missing:
             raise ConfigError(f"{file}: tasks.{task} names unknown process(es) {missing}")
         tasks[str(task)] = tuple(str(n) for n in names)
+    tunes_raw = data.get("tunes") or {}
+    if not isinstance(tunes_raw, dict):
+        raise ConfigError(f"{file}: tunes must be a mapping of tune name -> settings list")
+    tune_name = str(data.get("tune_name", "default"))
+    tunes = {
+        str(name): _strings(settings, f"{file}: tunes.{name}")
+        for name, settings in tunes_raw.items()
+    }
+    if tune_name in tunes:
+        raise ConfigError(f"{file}: tunes.{tune_name} repeats the name of the default tune")
     return Registry(
         path=file,
         common=_strings(data.get("common", []), f"{file}: common") if data.get("common") else (),
         tune=_strings(data.get("tune", []), f"{file}: tune") if data.get("tune") else (),
         processes=processes,
         tasks=tasks,
+        tune_name=tune_name,
+        tunes=tunes,
+        pileup=_pileup(data.get("pileup"), f"{file}: pileup"),
     )

@@ -3,21 +3,32 @@
 The event stream is cut into *chunks*, each with its own Pythia seed derived
 from ``(seed, process, chunk)``; chunks are independent, so ``--jobs K`` runs
 them in K separate processes (Pythia is single-threaded) and the parent merges
-the chunk files in chunk order.  The number of chunks is
-``max(jobs, ceil(events / chunk_events))`` and is stored in the file: the
-same (seed, events, chunk count) gives identical arrays however many
-processes ran them.  All output goes through a temporary file that is renamed
-at the end, so an interrupted run leaves nothing under the final name.
+the chunk files in chunk order.  The number of chunks depends on the number
+of events (and ``--chunk-events``) only, never on ``--jobs`` (see
+:func:`plan_chunks`), and it is part of the settings hash: the same seed and
+events give identical arrays however many processes ran them.
+
+All output goes through a temporary file that is renamed at the end, so an
+interrupted run leaves nothing under the final name.  A run holds a lock
+beside its output (``.NAME.lock``, a POSIX record lock the kernel releases
+when the process dies, even by SIGKILL); the next run of the same output
+takes it and removes what a killed run left (``.NAME.*.tmp``,
+``.NAME.chunks-*``).  Worker processes die with their parent
+(``PR_SET_PDEATHSIG`` on Linux, a watcher thread elsewhere), so killing the
+parent never leaves Pythia workers running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import fcntl
 import logging
 import math
 import multiprocessing as mp
 import os
 import queue
+import shutil
 import signal
 import sys
 import tempfile
@@ -33,10 +44,17 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, EventLensError
 from ..io import atomic_path
 from .config import DetectorConfig
 from .nanoaod import DEFAULT_CLUSTER_SIZE, NanoAODWriter, iterate_columns
+from .pileup import (
+    PileupSettings,
+    get_library,
+    library_settings,
+    load_library,
+    pileup_settings,
+)
 from .pythia import CrossSection
 from .randoms import derive_seed, stream_key
 from .registry import Process, Registry, load_registry, settings_hash
@@ -45,6 +63,11 @@ log = logging.getLogger(__name__)
 
 #: Largest chunk (events) one Pythia initialisation serves (init costs 0.3–0.6 s).
 DEFAULT_CHUNK_EVENTS = 5000
+#: Samples of at least 2 (4) x this many events are cut into at least 2 (4) chunks,
+#: so ``--jobs 2`` (4) has work for every process without depending on ``--jobs``.
+MIN_SPLIT_CHUNK_EVENTS = 1000
+#: More chunks than this are rounded up to a multiple of it (even load for 1, 2, 4 jobs).
+CHUNK_MULTIPLE = 4
 #: Events per ``nextBatch`` call and detector pass.
 DEFAULT_BATCH_SIZE = 250
 
@@ -66,6 +89,8 @@ class GenerationRequest:
     registry: Path | None = None
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     progress: bool = True
+    tune: str | None = None  # a registry tune name; None: the registry's default tune
+    pileup: float | None = None  # mean pileup; None: the process's or the registry's setting
 
     def validate(self) -> None:
         """ConfigError for values no run could succeed with (before any work starts)."""
@@ -76,6 +101,8 @@ class GenerationRequest:
             (self.chunk_events >= 1, f"--chunk-events must be at least 1, got {self.chunk_events}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.cluster_size >= 1, f"cluster size must be at least 1, got {self.cluster_size}"),
+            (self.pileup is None or 0 <= self.pileup < 1000,
+             f"--pileup must be a mean number of interactions in [0, 1000), got {self.pileup}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -103,6 +130,8 @@ class ChunkJob:
     chunk: Chunk
     batch_size: int
     detector: DetectorConfig
+    pileup: PileupSettings = field(default_factory=PileupSettings)
+    pileup_library: str = ""  # the library file (loaded once per process)
 
 
 @dataclass
@@ -121,23 +150,61 @@ class GenerationResult:
     worker_cpu_seconds: list[float] = field(default_factory=list)  # per chunk, worker processes
 
 
-def plan_chunks(events: int, jobs: int, chunk_events: int) -> list[Chunk]:
-    """Split ``events`` into ``max(jobs, ceil(events/chunk_events))`` near-equal chunks."""
-    n = max(1, min(events, max(jobs, math.ceil(events / chunk_events))))
+def n_chunks_for(events: int, chunk_events: int) -> int:
+    """How many chunks ``events`` are cut into: a function of the sample alone, not of ``--jobs``.
+
+    ``ceil(events / chunk_events)``, but at least 2 (4) when every chunk keeps
+    ≥ :data:`MIN_SPLIT_CHUNK_EVENTS` events, so small samples still run in
+    parallel (Pythia's initialisation, 0.3–1 s per chunk, stays a few per cent);
+    above 4, rounded up to a multiple of 4 so 1, 2 or 4 workers get equal shares.
+    The chunk count decides the events (each chunk has its own Pythia seed), so
+    it is stored in the file and hashed with the settings.
+    """
+    n = math.ceil(events / chunk_events)
+    splittable = min(CHUNK_MULTIPLE, events // MIN_SPLIT_CHUNK_EVENTS)
+    n = max(n, 1 << (splittable.bit_length() - 1) if splittable > 0 else 1)
+    if n > CHUNK_MULTIPLE:
+        n = CHUNK_MULTIPLE * math.ceil(n / CHUNK_MULTIPLE)
+    return max(1, min(events, n))
+
+
+def plan_chunks(events: int, chunk_events: int) -> list[Chunk]:
+    """Split ``events`` into :func:`n_chunks_for` near-equal chunks (event numbers from 1)."""
+    n = n_chunks_for(events, chunk_events)
     edges = [round(i * events / n) for i in range(n + 1)]
     return [Chunk(i, edges[i] + 1, edges[i + 1] - edges[i]) for i in range(n)]
+
+
+def sample_pileup(
+    registry: Registry, process: Process, request: GenerationRequest
+) -> PileupSettings:
+    """The pileup a request gets: ``--pileup``, else the process's, else the registry's."""
+    return pileup_settings(registry, process.pileup, request.pileup)
 
 
 def sample_settings(
     registry: Registry, process: Process, request: GenerationRequest
 ) -> dict[str, Any]:
-    """The settings that identify a sample: physics, detector, versions, seed, size."""
+    """The settings that identify a sample: physics, tune, pileup, detector, versions, seed, size.
+
+    Pileup enters with its mean and, when on, the hash of the minimum-bias
+    library's settings (process, tune, size, Pythia version), so a file made
+    without pileup or with another library is never reused for this request.
+    """
+    pileup = sample_pileup(registry, process, request)
+    pileup_entry = pileup.to_dict()
+    if pileup.enabled:
+        pileup_entry["library_hash"] = settings_hash(
+            library_settings(registry, pileup, request.tune)
+        )
     return {
-        **registry.settings_for(process),
+        **registry.settings_for(process, request.tune),
+        "pileup": pileup_entry,
         "detector": request.detector.to_dict(),
         "mpi": request.mpi,
         "seed": request.seed,
         "n_events": request.events,
+        "n_chunks": n_chunks_for(request.events, request.chunk_events),
         "pythia8mc": version("pythia8mc"),
         "fastjet": version("fastjet"),
     }
@@ -150,13 +217,18 @@ def _generate_chunk(
     job: ChunkJob, sink: Callable[[Any], None], progress: Callable[[int], None]
 ) -> CrossSection:
     """Generate a chunk batch by batch, handing each simulated batch to ``sink``."""
-    from .detector import simulate
+    from .detector import PileupInput, simulate
     from .pythia import PythiaSource
 
     stream = stream_key(job.process.name)
     seeds = [
         derive_seed(job.seed, stream, job.chunk.index, i) for i in range(len(job.process.instances))
     ]
+    pileup = (
+        PileupInput(load_library(Path(job.pileup_library)), job.pileup)
+        if job.pileup.enabled
+        else None
+    )
     source = PythiaSource(
         job.process, job.base_settings, seeds, mpi=job.mpi, registry_path=job.registry_path
     )
@@ -167,7 +239,8 @@ def _generate_chunk(
         numbers = job.chunk.first_event + done + np.arange(n, dtype=np.int64)
         sink(
             simulate(
-                batch, source.charges, job.seed, stream, numbers, job.chunk.index + 1, job.detector
+                batch, source.charges, job.seed, stream, numbers, job.chunk.index + 1,
+                job.detector, pileup,
             )
         )
         done += n
@@ -180,8 +253,37 @@ def _generate_chunk(
 _progress_queue: Any = None
 
 
-def _init_worker(progress_queue: Any, log_level: int) -> None:
+#: Linux prctl option: the signal a process receives when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this (worker) process when ``parent_pid`` dies, even by SIGKILL.
+
+    Pool workers otherwise outlive a killed parent and keep generating for
+    nobody (issue 13).  Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, then a
+    check that the parent did not die before the call; elsewhere a daemon
+    thread that watches ``getppid()``.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed (errno %d)", ctypes.get_errno())
+    else:
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+def _init_worker(progress_queue: Any, log_level: int, parent_pid: int) -> None:
     global _progress_queue
+    die_with_parent(parent_pid)
     _progress_queue = progress_queue
     # Ctrl-C reaches the whole process group: let only the parent handle it
     # (it terminates the workers and removes the temporary files); the parent's
@@ -283,7 +385,7 @@ def _run_parallel(
     progress_queue = ctx.Queue()
     paths = [tmpdir / f"chunk{j.chunk.index:05d}.root" for j in jobs]
     pool = ctx.Pool(n_workers, initializer=_init_worker,
-                    initargs=(progress_queue, logging.getLogger().level))
+                    initargs=(progress_queue, logging.getLogger().level, os.getpid()))
     try:
         pending = [pool.apply_async(_worker, (job, str(path), cluster_size))
                    for job, path in zip(jobs, paths, strict=True)]
@@ -306,6 +408,65 @@ def _run_parallel(
     return paths, [x for x, _ in ordered], [c for _, c in ordered]
 
 
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``output`` for a whole run; EventLensError if another run does.
+
+    A POSIX record lock (``lockf``): the kernel drops it when the process dies,
+    however it dies, and forked workers do not inherit it — so "the lock is
+    free" means "no live run writes this output", and what such a run left
+    behind can be removed (:func:`remove_leftovers`).
+    """
+    path = output.parent / f".{output.name}.lock"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise EventLensError(
+                f"{output}: another eventlens run is writing it (lock {path} is held); "
+                "wait for it to finish or stop it"
+            ) from None
+        try:  # the lock file may have been removed (and recreated) before we locked it
+            same = path.stat().st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
+
+
+def remove_leftovers(output: Path) -> list[Path]:
+    """Remove what a killed run of ``output`` left behind; call under :func:`output_lock`."""
+    removed = []
+    folder = output.parent
+    if not folder.is_dir():
+        return removed
+    prefix = f".{output.name}."
+    for item in folder.iterdir():
+        name = item.name
+        stale_file = name.startswith(prefix) and name.endswith(".tmp") and item.is_file()
+        stale_dir = name.startswith(f"{prefix}chunks-") and item.is_dir()
+        if stale_file or stale_dir:
+            if stale_dir:
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+            removed.append(item)
+    if removed:
+        log.info("%s: removed %d leftover(s) of an interrupted run: %s", output, len(removed),
+                 ", ".join(p.name for p in removed))
+    return removed
+
+
 def generate(request: GenerationRequest) -> GenerationResult:
     """Generate ``request.events`` events of ``request.process`` into ``request.output``."""
     request.validate()
@@ -316,6 +477,14 @@ def generate(request: GenerationRequest) -> GenerationResult:
         raise ConfigError(f"{output} is a folder; -o needs a file name, e.g. {output / 'out.root'}")
     if output.exists() and not request.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
+    with output_lock(output):
+        remove_leftovers(output)
+        return _generate_locked(request, registry, process, output)
+
+
+def _generate_locked(
+    request: GenerationRequest, registry: Registry, process: Process, output: Path
+) -> GenerationResult:
     if output.suffix != ".root":
         log.warning("%s: NanoAOD files usually end in .root", output)
     cores = os.cpu_count() or 1
@@ -328,8 +497,14 @@ def generate(request: GenerationRequest) -> GenerationResult:
 
     settings = sample_settings(registry, process, request)
     digest = settings_hash(settings)
-    chunks = plan_chunks(request.events, request.jobs, request.chunk_events)
-    base = (*registry.common, *registry.tune)
+    chunks = plan_chunks(request.events, request.chunk_events)
+    tune_name, tune = registry.tune_settings(request.tune)
+    base = (*registry.common, *tune)
+    pileup = sample_pileup(registry, process, request)
+    library_file = ""
+    if pileup.enabled:  # built (or read) here, before any worker starts: forks share it
+        path, _ = get_library(registry, pileup, request.tune, progress=request.progress)
+        library_file = str(path)
     jobs = [
         ChunkJob(
             process,
@@ -340,12 +515,15 @@ def generate(request: GenerationRequest) -> GenerationResult:
             c,
             request.batch_size,
             request.detector,
+            pileup,
+            library_file,
         )
         for c in chunks
     ]
     n_workers = min(request.jobs, len(chunks))
     log.info(
-        "generating %d %s events (seed %d, %d chunk%s, %d process%s, MPI %s) -> %s",
+        "generating %d %s events (seed %d, %d chunk%s, %d process%s, MPI %s, tune %s, "
+        "pileup %s) -> %s",
         request.events,
         process.name,
         request.seed,
@@ -354,6 +532,8 @@ def generate(request: GenerationRequest) -> GenerationResult:
         n_workers,
         "es" * (n_workers > 1),
         "on" if request.mpi else "off",
+        tune_name,
+        f"mu = {pileup.mu:g}" if pileup.enabled else "off",
         output,
     )
 
@@ -386,6 +566,9 @@ def generate(request: GenerationRequest) -> GenerationResult:
             "n_events": request.events,
             "n_chunks": len(chunks),
             "mpi": request.mpi,
+            "tune": tune_name,
+            "pileup_mu": pileup.mu,
+            "pileup_library": Path(library_file).name,
             **xsec.to_dict(),
             "settings_hash": digest,
             "settings_json": settings,

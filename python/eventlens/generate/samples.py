@@ -3,15 +3,17 @@
 A task (``dimuon``, ``dtw``, ``dhjw``, ``hgg``; see ``tasks`` in the registry)
 needs one file per process.  Files already in the folder are reused when the
 settings hash stored in them equals the hash of what would be generated now
-(process and shared Pythia settings, detector parameters, MPI, seed, number
-of events, Pythia/FastJet versions), so tasks sharing a folder share their
+(process and shared Pythia settings, tune, pileup and its minimum-bias
+library, detector parameters, MPI, seed, number of events and chunks,
+Pythia/FastJet versions), so tasks sharing a folder share their
 common processes (``dy`` serves dimuon, dtw and dhjw) and a rerun after an
 interruption only makes what is missing.
 
 The fileset has the form coffea's ``Runner`` takes::
 
     {"dy": {"files": {"/abs/dy.root": "Events"},
-            "metadata": {"process": "dy", "label": ..., "xsec": pb, "sumw": ..., "nevents": ...}}}
+            "metadata": {"process": "dy", "label": ..., "xsec": pb, "sumw": ..., "nevents": ...,
+                         "tune": "cp5", "pileup_mu": 0.0, ...}}}
 
 ``xsec`` is the cross-section Pythia measured while generating that file.
 """
@@ -112,6 +114,8 @@ def make_samples(
                 "sumw": meta["genEventSumw"],
                 "nevents": meta["genEventCount"],
                 "settings_hash": meta["settings_hash"],
+                "tune": meta.get("tune"),
+                "pileup_mu": meta.get("pileup_mu", 0.0),
             },
         }
     out = fileset_path(outdir, task)

@@ -74,7 +74,7 @@ def gen_particles(flat: FlatEvents) -> GenParticles:
         | last_c
         | (final & ((apid == 11) | (apid == 13)) & (flat.pt > 3))
         | (final & (apid == 22) & (flat.pt > 10) & ~mother_is_hadron)
-    )
+    ) & ~flat.is_pileup  # GenPart describes the hard interaction only, as in CMS
     rows = np.flatnonzero(stored)
     n = len(rows)
 
@@ -136,7 +136,7 @@ def gen_particles(flat: FlatEvents) -> GenParticles:
 
 def gen_met(flat: FlatEvents) -> dict[str, np.ndarray]:
     """GenMET: the transverse momentum carried by neutrinos (CMS ``genMetTrue``)."""
-    nu = flat.final & np.isin(np.abs(flat.pid), NEUTRINOS)
+    nu = flat.final & np.isin(np.abs(flat.pid), NEUTRINOS) & ~flat.is_pileup
     px = segment_sum(flat.px[nu], flat.event[nu], flat.n_events)
     py = segment_sum(flat.py[nu], flat.event[nu], flat.n_events)
     return {"pt": np.hypot(px, py).astype(np.float32), "phi": np.arctan2(py, px).astype(np.float32)}

@@ -37,6 +37,7 @@ _BRANCHES = [
     "Photon_pt",
     "Photon_eta",
     "Photon_phi",
+    "Photon_pfRelIso03_all",
     "nPhoton",
     "Jet_pt",
     "Jet_eta",
@@ -111,12 +112,18 @@ def four_muon_mass(ev: ak.Array) -> np.ndarray:
     )
 
 
+#: Photons counted in the diphoton mass: relIso03 below this (jets' π⁰ fakes mostly are not).
+DIPHOTON_ISO_MAX = 0.3
+
+
 def diphoton_mass(ev: ak.Array) -> np.ndarray:
-    """Mass of the two leading photons."""
-    two = ev[ev.nPhoton >= 2]
+    """Mass of the two leading isolated photons (relIso03 < 0.3, as the H→γγ selection)."""
+    iso = ev.Photon_pfRelIso03_all < DIPHOTON_ISO_MAX
+    pt, eta, phi = ev.Photon_pt[iso], ev.Photon_eta[iso], ev.Photon_phi[iso]
+    two = ak.num(pt) >= 2
     s = slice(0, 2)
-    pt = two.Photon_pt[:, s]
-    return invariant_mass(pt, two.Photon_eta[:, s], two.Photon_phi[:, s], ak.zeros_like(pt))
+    pt = pt[two][:, s]
+    return invariant_mass(pt, eta[two][:, s], phi[two][:, s], ak.zeros_like(pt))
 
 
 def peak(values: np.ndarray, lo: float, hi: float, half_width: float | None = None) -> float | None:

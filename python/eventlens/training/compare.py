@@ -4,19 +4,32 @@ Generated, never typed: ``eventlens compare runs/* -o docs/results.md``.  Each
 task's section states its test set (events and split digest) and flags runs
 whose test set differs from the others', because numbers on different events
 are not comparable.
+
+**Tune variation** (``--tune-variation TASK=TABLE``): the same models applied
+to an object table selected from samples generated with *another* Pythia tune
+(``eventlens make-samples TASK --tune monash``, then ``eventlens select``).
+Every labelled event of that table is used (it is an independent sample: no
+event of it was trained on); each run's best checkpoint is evaluated on it,
+and the table gains two columns per task — the accuracy and S-vs-B efficiency
+on the variation — plus the change from the nominal test set.  Results are
+cached beside the variation table (``tune_variation/``, keyed by the
+checkpoint's and the table's digests), so regenerating the page is cheap.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError
-from ..io import atomic_path
+import numpy as np
+
+from ..errors import ConfigError, InputFileError
+from ..io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +116,125 @@ def targets_section(by_task: dict[str, list[dict[str, Any]]]) -> list[str]:
     return [*lines, ""]
 
 
-def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
+# --------------------------------------------------------------------------- tune variation
+
+
+def parse_variations(specs: Sequence[str]) -> dict[str, Path]:
+    """``TASK=TABLE_DIR`` items (or bare ``DIR`` holding ``DIR/TASK/manifest.json``)."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        task, sep, folder = spec.partition("=")
+        if sep:
+            if not task or not folder:
+                raise ConfigError(f"--tune-variation {spec!r}: expected TASK=TABLE_DIR")
+            out[task] = Path(folder)
+            continue
+        root = Path(spec)
+        found = sorted(p.parent for p in root.glob("*/manifest.json"))
+        if (root / "manifest.json").exists() or not found:
+            raise ConfigError(
+                f"--tune-variation {spec}: give TASK={spec} for one object table, or a folder "
+                "holding one table per task (DIR/TASK/manifest.json)"
+            )
+        out.update({p.name: p for p in found})
+    return out
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def variation_info(table: Path) -> dict[str, Any]:
+    """What the variation table is: task, tunes and pileup of its samples, rows."""
+    manifest_path = table / "manifest.json"
+    if not manifest_path.exists():
+        raise InputFileError(f"{table}: no manifest.json (not an `eventlens select` output)")
+    manifest = json.loads(manifest_path.read_text())
+    metas = [d.get("metadata") or {} for d in (manifest.get("datasets") or {}).values()]
+    return {
+        "table": str(table),
+        "task": manifest.get("task"),
+        "tunes": sorted({str(m.get("tune")) for m in metas if m.get("tune")}),
+        "pileup": sorted({float(m.get("pileup_mu") or 0.0) for m in metas}),
+        "manifest_digest": _digest(manifest_path),
+    }
+
+
+def evaluate_on_table(run_dir: Path, table: Path) -> dict[str, Any]:
+    """Test metrics of ``run_dir``'s best checkpoint on every labelled event of ``table``.
+
+    Cached in ``table/tune_variation/<run>-<checkpoint digest>-<manifest digest>.json``.
+    """
+    from .checkpoint import BEST, load_checkpoint
+
+    info = variation_info(table)
+    checkpoint = run_dir / BEST
+    if not checkpoint.exists():
+        raise InputFileError(f"{checkpoint} does not exist: the tune variation needs the run's "
+                             "best checkpoint")
+    cache = (table / "tune_variation"
+             / f"{run_dir.name}-{_digest(checkpoint)}-{info['manifest_digest']}.json")
+    if cache.exists():
+        return dict(json.loads(cache.read_text()))
+    from .config import TrainConfig
+    from .metrics import classification_metrics
+    from .setup import predict, prepare
+    from .table import read_table
+
+    ckpt = load_checkpoint(checkpoint)
+    config = TrainConfig.from_dict(ckpt["config"])
+    data = read_table(table)
+    if list(data.classes) != list(ckpt["classes"]):
+        raise ConfigError(
+            f"{table}: classes {list(data.classes)} differ from the run's {list(ckpt['classes'])} "
+            f"({run_dir}); select the variation samples with the run's task config"
+        )
+    setup = prepare(config, table=data)  # checks the task; builds the model and its inputs
+    setup.model.load_state_dict(ckpt["state_dict"])
+    labelled = np.flatnonzero(data.label >= 0)
+    logits = predict(setup.model, setup.maker, labelled, config.eval_batch_size)
+    test = classification_metrics(data.label[labelled], logits, setup.classes, config.signal)
+    result = {"run": run_dir.name, "checkpoint_digest": _digest(checkpoint), **info,
+              "test": {k: test.get(k) for k in ("n_events", "accuracy", "balanced_accuracy",
+                                                 "macro_f1", "macro_auc")},
+              "signal_vs_background": test.get("signal_vs_background")}
+    write_json(cache, result)
+    log.info("%s on %s (%s): accuracy %s", run_dir.name, table, ", ".join(info["tunes"]),
+             _pct(result["test"]["accuracy"]))
+    return result
+
+
+def _sample_tune(m: dict[str, Any]) -> str | None:
+    """The tune of a run's training samples, if its table's manifest recorded one."""
+    samples = (m.get("data") or {}).get("samples") or {}
+    for entry in samples.values():
+        tune = ((entry or {}).get("metadata") or {}).get("tune")
+        if tune:
+            return str(tune)
+    return None
+
+
+def _variation_metric(v: dict[str, Any], key: str) -> float | None:
+    if key == "signal_vs_background":
+        return (v.get("signal_vs_background") or {}).get("efficiency")
+    return v["test"].get(key)
+
+
+def _delta(new: float | None, old: float | None) -> str:
+    if new is None or old is None:
+        return "–"
+    return f"{100 * (new - old):+.1f}"
+
+
+def results_table(
+    metrics: Sequence[dict[str, Any]],
+    command: str = "",
+    variations: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """Markdown: one section per task, one row per run, best accuracy first."""
     by_task: dict[str, list[dict[str, Any]]] = {}
     for m in metrics:
@@ -119,9 +250,11 @@ def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
         "(½ ε_S + ½ (1 − ε_B), see `eventlens.training.metrics`).",
         "",
     ]
+    variations = variations or {}
     for task in sorted(by_task):
         runs = sorted(by_task[task], key=lambda m: -(m["test"].get("accuracy") or 0.0))
         digests = {m.get("test_split_digest") for m in runs}
+        var = {m["run_dir"]: variations[m["run_dir"]] for m in runs if m["run_dir"] in variations}
         ref = runs[0]
         n = ref["test"]["n_events"]
         signal = (ref["test"].get("signal_vs_background") or {}).get("signal")
@@ -138,30 +271,78 @@ def results_table(metrics: Sequence[dict[str, Any]], command: str = "") -> str:
                 "**Warning: these runs were evaluated on different test sets** "
                 f"(digests {sorted(str(d) for d in digests)}); do not compare them."
             )
-        lines += [
-            "",
-            "| model | input | params | epochs (best) | accuracy | balanced acc. | macro F1 | "
-            "macro AUC | S-vs-B eff. | notes |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
-        ]
+        if var:
+            first = next(iter(var.values()))
+            tunes = ", ".join(first["tunes"]) or "unrecorded"
+            pileup = ", ".join(f"{mu:g}" for mu in first["pileup"])
+            lines += [
+                "",
+                f"Tune variation: the same models on `{first['table']}` (samples generated with "
+                f"tune {tunes}, pileup μ = {pileup}): {first['test']['n_events']} labelled events, "
+                "all of them (an independent sample); Δ = variation − nominal, in points.",
+            ]
+        head = ("| model | input | params | epochs (best) | accuracy | balanced acc. | macro F1 | "
+                "macro AUC | S-vs-B eff. |")
+        rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        if var:
+            head += " tune var. acc. (Δ) | tune var. S-vs-B (Δ) |"
+            rule += "---:|---:|"
+        lines += ["", head + " notes |", rule + "---|"]
         for m in runs:
             t = m["test"]
             svb = _metric(m, "signal_vs_background")
             auc = "–" if t.get("macro_auc") is None else f"{t['macro_auc']:.4f}"
-            lines.append(
+            row = (
                 f"| {_model(m)} | {_input(m)} | {m['model'].get('n_parameters', 0) / 1e6:.2f} M | "
                 f"{m.get('epochs_trained')} ({m.get('best_epoch')}) | {_pct(t.get('accuracy'))} | "
                 f"{_pct(t.get('balanced_accuracy'))} | {_pct(t.get('macro_f1'))} | {auc} | "
-                f"{_pct(svb)} | {(m.get('notes') or '').strip()} |"
+                f"{_pct(svb)} |"
             )
+            if var:
+                v = var.get(m["run_dir"])
+                if v is None:
+                    row += " – | – |"
+                else:
+                    acc, vsvb = _variation_metric(v, "accuracy"), _variation_metric(
+                        v, "signal_vs_background")
+                    row += (f" {_pct(acc)} ({_delta(acc, t.get('accuracy'))}) | "
+                            f"{_pct(vsvb)} ({_delta(vsvb, svb)}) |")
+            lines.append(f"{row} {(m.get('notes') or '').strip()} |")
         lines.append("")
     lines += targets_section(by_task)
     return "\n".join(lines)
 
 
-def write_results(paths: Sequence[str | Path], output: str | Path, command: str = "") -> Path:
-    """Write the results table for runs ``paths`` to ``output`` (atomically)."""
-    text = results_table(load_metrics(paths), command)
+def write_results(
+    paths: Sequence[str | Path],
+    output: str | Path,
+    command: str = "",
+    tune_variations: dict[str, Path] | None = None,
+) -> Path:
+    """Write the results table for runs ``paths`` to ``output`` (atomically).
+
+    ``tune_variations``: task → object table of the tune-variation samples;
+    every run of that task is evaluated on it (see the module docstring).
+    """
+    metrics = load_metrics(paths)
+    variations: dict[str, dict[str, Any]] = {}
+    for task, table in (tune_variations or {}).items():
+        runs = [m for m in metrics if m["task"] == task]
+        if not runs:
+            tasks = ", ".join(sorted({m["task"] for m in metrics}))
+            raise ConfigError(f"--tune-variation {task}={table}: none of the runs is of task "
+                              f"{task!r} (they are: {tasks})")
+        info = variation_info(Path(table))
+        if info["task"] != task:
+            raise ConfigError(f"--tune-variation {task}={table}: that table is for task "
+                              f"{info['task']!r}")
+        nominal = {tune for m in runs if (tune := _sample_tune(m))}
+        if nominal and set(info["tunes"]) <= nominal:
+            log.warning("--tune-variation %s: the table's tune(s) %s are the runs' own tune(s)",
+                        task, info["tunes"])
+        for m in runs:
+            variations[m["run_dir"]] = evaluate_on_table(Path(m["run_dir"]), Path(table))
+    text = results_table(metrics, command, variations)
     with atomic_path(output) as tmp:
         tmp.write_text(text)
     log.info("wrote %s (%d runs)", output, len(paths))
