@@ -37,7 +37,15 @@ from torch import nn
 from . import __version__
 from .errors import EventLensError
 from .io import atomic_path
-from .modelcard import CARD_FORMAT, ModelCard, ModelSpec, OnnxInfo, OutputSpec, TrainingInfo
+from .modelcard import (
+    CARD_FORMAT,
+    ModelCard,
+    ModelSpec,
+    OnnxInfo,
+    OutputSpec,
+    TrainingInfo,
+    conditions_of,
+)
 from .modelio import checkpoint_input
 from .models import build_model, model_info
 from .render.batch import FlatObjects
@@ -230,6 +238,7 @@ def _metrics_summary(metrics_path: Path) -> dict[str, Any] | None:
         "per_class": test.get("per_class"),
         "confusion": test.get("confusion"),
         "signal_vs_background": test.get("signal_vs_background"),
+        **{k: test[k] for k in ("by_channel", "dilepton_share") if test.get(k) is not None},
         "source": str(metrics_path),
     }
 
@@ -328,6 +337,7 @@ def build_card(
         table_spec=inputs.table_spec,
         selection=data.get("selection"),
         training_data={k: v for k, v in data.items() if k != "selection"},
+        conditions=conditions_of(data, data.get("selection")),
         training=TrainingInfo(
             config=ckpt["config"],
             best_epoch=int(ckpt["epoch"]),
