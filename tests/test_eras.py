@@ -248,3 +248,24 @@ def test_select_and_infer_warn_on_files_of_another_era(toy_samples, tmp_path, ca
     assert [w.split(",")[0] for w in warned] == ["dataset dy is era 2018",
                                                  "dataset ttbar is era 2016postVFP"]
     assert all("model dtw_compact_cnn was trained on era 2017 files" in w for w in warned)
+
+
+def test_card_conditions_name_era_processes_tunes_and_pileup():
+    from eventlens.modelcard import conditions_of
+
+    meta = {"tune": "cp5", "pileup_mu": 37.0, "era": "2018"}
+    data = {
+        "samples": {
+            "dy": {"metadata": {"process": "dy", **meta}},
+            "dy_ee": {"metadata": {"process": "dy_ee", **meta}},
+            "ttbar_dilep": {"metadata": {"process": "ttbar_dilep", **meta}},
+        },
+        "datasets": {"dy": ["dy_ee", "dy"], "wjets": [], "ttbar": ["ttbar_dilep"]},
+    }
+    got = conditions_of(data, {"config": {"era": "2017"}})
+    assert got.era == "2018"  # the files' era wins over the selection's
+    assert got.processes == {"dy": ("dy", "dy_ee"), "wjets": (), "ttbar": ("ttbar_dilep",)}
+    assert (got.tunes, got.pileup_mu) == (("cp5",), (37.0,))
+    bare = {"samples": {"data": {"metadata": {"process": "data"}}}, "datasets": {}}
+    assert conditions_of(bare, {"config": {"era": "2016postVFP"}}).era == "2016postVFP"
+    assert conditions_of(bare, None).pileup_mu == ()
