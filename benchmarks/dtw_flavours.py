@@ -31,7 +31,6 @@ import awkward as ak
 import numpy as np
 import pyarrow.parquet as pq
 import uproot
-import yaml
 
 from eventlens.io import write_json
 
@@ -42,24 +41,25 @@ log = logging.getLogger("benchmarks.dtw_flavours")
 def _good(ev: ak.Array, block: dict[str, Any], prefix: str) -> ak.Array:
     pt, eta = ev[f"{prefix}_pt"], ev[f"{prefix}_eta"]
     ok = (pt > block["pt_min"]) & (abs(eta) < block["abs_eta_max"])
-    if "eta_gap" in block:
+    if block.get("eta_gap") is not None:
         lo, hi = block["eta_gap"]
-        ok = ok & ~((abs(eta) > lo) & (abs(eta) < hi))
+        ok = ok & ~((abs(eta) >= lo) & (abs(eta) <= hi))
     ident = block["id"]
     branch = ev[f"{prefix}_{ident['branch']}"]
-    ok = ok & (branch >= ident["min"] if "min" in ident else branch)
+    ok = ok & (branch >= ident["min"] if ident.get("min") is not None else branch)
     iso = block["isolation"]
     ok = ok & (ev[f"{prefix}_{iso['branch']}"] < iso["max"])
-    if "dxy_max" in block:
+    if block.get("dxy_max") is not None:
         ok = ok & (abs(ev[f"{prefix}_dxy"]) < block["dxy_max"])
-    if "dz_max" in block:
+    if block.get("dz_max") is not None:
         ok = ok & (abs(ev[f"{prefix}_dz"]) < block["dz_max"])
     return ak.sum(ok, axis=1)
 
 
 def flavours(samples: Path, selected: Path) -> dict[str, Any]:
     manifest = json.loads((selected / "manifest.json").read_text())
-    config = yaml.safe_load(Path(manifest["selection_config_path"]).read_text())
+    # the resolved config (working points of its era filled in), not the YAML file
+    config = manifest["selection_config"]
     fileset = json.loads((samples / "fileset_dtw.json").read_text())
     cutflow = manifest["cutflow"]
     out: dict[str, Any] = {}

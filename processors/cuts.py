@@ -11,7 +11,7 @@ import dataclasses
 import awkward as ak
 import numpy as np
 
-from eventlens.config.selection import BTagConfig, ObjectCuts
+from eventlens.config.selection import ECAL_BARREL_ABS_ETA, BTagConfig, ObjectCuts
 
 from .cutflow import finite_events
 from .inputs import Inputs
@@ -19,9 +19,12 @@ from .kinematics import delta_r_clean
 
 
 def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
-    """Objects passing pT, |η| (minus the optional gap), ID, isolation and impact cuts.
+    """Objects passing pT, |η| (minus the optional gap), ID, isolation, electron-veto and
+    impact cuts.
 
-    Objects keep their input order, which in NanoAOD is decreasing pT.
+    An ID with ``endcap_min`` cuts at ``min`` for |η| < 1.479 (ECAL barrel) and
+    at ``endcap_min`` beyond, as the EGM MVA working points do.  Objects keep
+    their input order, which in NanoAOD is decreasing pT.
     """
     abs_eta = abs(objects.eta)
     keep = (objects.pt > cuts.pt_min) & (abs_eta < cuts.abs_eta_max)
@@ -30,7 +33,15 @@ def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
         keep = keep & ~((abs_eta >= lo) & (abs_eta <= hi))
     if cuts.id is not None:
         flag = objects[cuts.id.branch]
-        keep = keep & (flag != 0 if cuts.id.min is None else flag >= cuts.id.min)
+        if cuts.id.min is None:
+            keep = keep & (flag != 0)
+        elif cuts.id.endcap_min is None:
+            keep = keep & (flag >= cuts.id.min)
+        else:
+            barrel = abs_eta < ECAL_BARREL_ABS_ETA
+            keep = keep & ak.where(barrel, flag >= cuts.id.min, flag >= cuts.id.endcap_min)
+    if cuts.electron_veto:
+        keep = keep & (objects.electronVeto != 0)
     if cuts.isolation is not None:
         keep = keep & (objects[cuts.isolation.branch] < cuts.isolation.max)
     if cuts.dxy_max is not None:
@@ -47,9 +58,24 @@ def drawn_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     if cuts.draw_pt_min is None:
         return good_objects(objects, cuts)
     loose = dataclasses.replace(
-        cuts, pt_min=cuts.draw_pt_min, id=None, isolation=None, dxy_max=None, dz_max=None
+        cuts,
+        pt_min=cuts.draw_pt_min,
+        id=None,
+        isolation=None,
+        dxy_max=None,
+        dz_max=None,
+        electron_veto=None,
     )
     return good_objects(objects, loose)
+
+
+def jet_cleaners(selected: ak.Array, cuts: ObjectCuts) -> ak.Array:
+    """The selected objects that remove jets: all of them, or with ``cuts.jet_cleaning``
+    only those passing that isolation (CMS cleans jets against isolated leptons, so a
+    non-isolated muon from a b or c decay leaves its jet in place)."""
+    if cuts.jet_cleaning is None:
+        return selected
+    return selected[selected[cuts.jet_cleaning.branch] < cuts.jet_cleaning.max]
 
 
 def cut_fields(cuts: ObjectCuts) -> list[str]:
@@ -59,8 +85,12 @@ def cut_fields(cuts: ObjectCuts) -> list[str]:
         fields.append(cuts.id.branch)
     if cuts.isolation is not None:
         fields.append(cuts.isolation.branch)
+    if cuts.electron_veto:
+        fields.append("electronVeto")
+    if cuts.jet_cleaning is not None:
+        fields.append(cuts.jet_cleaning.branch)
     fields += [n for n, c in (("dxy", cuts.dxy_max), ("dz", cuts.dz_max)) if c is not None]
-    return fields
+    return list(dict.fromkeys(fields))
 
 
 def bad_values(inputs: Inputs, block: str, cuts: ObjectCuts) -> np.ndarray:

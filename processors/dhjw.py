@@ -3,8 +3,12 @@
 Common preselection (the four processes share little else): at least
 ``min_muons`` good muons -- pT > 3 GeV, |η| < 2.4, loose ID, no isolation,
 because J/ψ muons are soft and close to each other and would fail it.  Jets
-(pT > 30 GeV, |η| < 2.4, ΔR-cleaned against the muons) and MET are kept for
-the image, as in the seed (muons, jets, MET).  Labels come from the dataset
+(pT > 30 GeV, |η| < 2.4) and MET are kept for the image, as in the seed
+(muons, jets, MET).  Jets are ΔR-cleaned against the *isolated* muons only
+(``objects.muon.jet_cleaning``: pfRelIso04_all < 0.15), as CMS cleans jets
+against isolated leptons: a soft non-isolated muon from a b or c decay sits
+inside its jet and must not delete it (cleaning against every loose muon
+above 3 GeV removed b/c jets of W+jets and Drell-Yan events).  Labels come from the dataset
 metadata (``higgs_4mu`` → ``higgs`` via ``labels.processes``; data: -1).
 
 Mass column: the invariant mass of the leading opposite-charge muon pair,
@@ -20,7 +24,7 @@ import awkward as ak
 from eventlens.config.selection import TaskConfig
 
 from .cutflow import Cutflow
-from .cuts import bad_values, good_jets, good_objects, n_btagged
+from .cuts import bad_values, good_jets, good_objects, jet_cleaners, n_btagged
 from .inputs import Inputs
 from .kinematics import leading_opposite_charge_pair, pair_mass
 from .task import Candidates, Task
@@ -41,7 +45,7 @@ def select(inputs: Inputs, cfg: TaskConfig, cutflow: Cutflow) -> Candidates:
         bad=bad_values(inputs, "muon", muon_cuts),
     )
 
-    jets = good_jets(inputs, cfg.objects["jet"], cfg.btag, muons)
+    jets = good_jets(inputs, cfg.objects["jet"], cfg.btag, jet_cleaners(muons, muon_cuts))
     cutflow.require("finite_jets", True, bad=bad_values(inputs, "jet", cfg.objects["jet"]))
 
     return Candidates(

@@ -136,10 +136,18 @@ def needs_of(cfg: TaskConfig, measurement: bool = False) -> Needs:
             fields.append(cuts.id.branch)
         if cuts.isolation is not None:
             fields.append(cuts.isolation.branch)
+        if cuts.electron_veto:
+            fields.append("electronVeto")
+        if cuts.jet_cleaning is not None:
+            fields.append(cuts.jet_cleaning.branch)
         fields += [
             name for name, cut in (("dxy", cuts.dxy_max), ("dz", cuts.dz_max)) if cut is not None
         ]
         asked_by = {"charge": f"objects.{block}"}
+        if cuts.jet_cleaning is not None:
+            asked_by[cuts.jet_cleaning.branch] = f"objects.{block}.jet_cleaning"
+        if cuts.electron_veto:
+            asked_by["electronVeto"] = f"objects.{block}.electron_veto"
         if block == "jet":
             asked_by[cfg.btag.branch] = "btag.branch"
         if cuts.id is not None:

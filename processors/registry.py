@@ -25,8 +25,9 @@ import functools
 import importlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventlens.errors import ConfigError
 from eventlens.resources import config_dir
@@ -162,3 +163,31 @@ def load_config(
     return load_task_config(
         get_task(task), Path(path) if path is not None else config_path(task), luminosity_pb
     )
+
+
+def trained_digest(task: str, stored: Mapping[str, Any] | None) -> str | None:
+    """The digest, under today's rules, of the selection config a model card stores
+    (``card.selection``: ``{"config": ..., "hash": ...}``).
+
+    Re-derived, not the stored hash: the digest's rules may change (issue 18 made it
+    cover the effective cuts only), and a card written under older rules must not warn
+    at every ``infer`` that its own, unchanged cuts differ.  A stored config today's
+    loader refuses falls back to the stored hash.
+    """
+    import tempfile
+
+    import yaml
+
+    if not stored:
+        return None
+    config = stored.get("config")
+    if not isinstance(config, Mapping):
+        return stored.get("hash")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "trained.yaml"
+        path.write_text(yaml.safe_dump(dict(config), allow_unicode=True))
+        try:
+            return load_config(task, path).digest()
+        except ConfigError:
+            return stored.get("hash")
+

@@ -56,6 +56,7 @@ FIELDS: dict[str, dict[str, tuple[type, Any]]] = {
         "pfRelIso03_all": (np.float32, 0.01),
         "cutBased": (np.int32, 3),
         "mvaID": (np.float32, 0.9),
+        "electronVeto": (np.bool_, True),
     },
     "Jet": {
         "pt": (np.float32, 50.0),

@@ -213,6 +213,7 @@ def test_make_samples_writes_fileset_and_reuses_files(capsys, hgg_folder):
         assert meta["process"] == name and meta["nevents"] == 40 and meta["sumw"] == 40.0
         assert meta["xsec"] > 0 and meta["label"]
         assert meta["tune"] == "cp5" and meta["pileup_mu"] == 0
+        assert meta["era"] == "2018"  # the detector's working points (configs/eras.yaml)
     assert fileset["hgg"]["metadata"]["xsec"] < 0.1 < fileset["diphoton"]["metadata"]["xsec"]
 
     mtimes = {p: p.stat().st_mtime_ns for p in hgg_folder.glob("*.root")}

@@ -45,6 +45,7 @@ from .modelcard import (
     OutputSpec,
     TrainingInfo,
     card_path,
+    conditions_of,
 )
 from .modelio import checkpoint_input
 from .models import build_model, model_info
@@ -238,6 +239,7 @@ def _metrics_summary(metrics_path: Path) -> dict[str, Any] | None:
         "per_class": test.get("per_class"),
         "confusion": test.get("confusion"),
         "signal_vs_background": test.get("signal_vs_background"),
+        **{k: test[k] for k in ("by_channel", "dilepton_share") if test.get(k) is not None},
         "source": str(metrics_path),
     }
 
@@ -340,6 +342,7 @@ def build_card(
         table_spec=inputs.table_spec,
         selection=data.get("selection"),
         training_data={k: v for k, v in data.items() if k != "selection"},
+        conditions=conditions_of(data, data.get("selection")),
         training=TrainingInfo(
             config=ckpt["config"],
             best_epoch=int(ckpt["epoch"]),

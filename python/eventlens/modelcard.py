@@ -30,6 +30,7 @@ Keys (``?``: may be absent, written only when set)::
     render_config, render_config_digest        (null for table models),
     table_spec                                  (null for image models),
     selection    {config, hash}                 (from the table's manifest),
+    conditions?  {era, processes, tunes, pileup_mu}  (what the training samples were),
     training_data {table, task, datasets, events, split, split_method,
                    split_digests, limits, n_events_table, seed, ...},
     training     {config, best_epoch, epochs_trained, notes, checkpoint?},
@@ -144,6 +145,50 @@ class OnnxInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class Conditions:
+    """``conditions``: the world the model was trained in, read off its training samples.
+
+    ``era``: the data-taking era of the training files (fileset metadata ``era``),
+    else the era of the selection config (its working points); ``processes``:
+    the generator processes (datasets) of each class; ``tunes`` and
+    ``pileup_mu``: the Pythia tune(s) and mean pileup(s) of the samples (empty
+    when the samples did not record them, e.g. real data).  A run on files of
+    another era warns, naming both (``eventlens.config.eras``).
+    """
+
+    era: str | None
+    processes: dict[str, tuple[str, ...]]
+    tunes: tuple[str, ...] = ()
+    pileup_mu: tuple[float, ...] = ()
+
+
+def conditions_of(training_data: Mapping[str, Any], selection: Mapping[str, Any] | None
+                  ) -> Conditions:
+    """The :class:`Conditions` of a checkpoint's data block (``training_data`` plus the
+    selection), as :func:`eventlens.export.build_card` records them."""
+    samples = training_data.get("samples") or {}
+    metas = [(entry or {}).get("metadata") or {} for entry in samples.values()]
+    file_eras = {str(m["era"]) for m in metas if m.get("era") is not None}
+    config = (selection or {}).get("config") or {}
+    era = next(iter(file_eras)) if len(file_eras) == 1 else config.get("era")
+    datasets = training_data.get("datasets") or {}
+    processes = {
+        cls: tuple(
+            sorted({str(((samples.get(d) or {}).get("metadata") or {}).get("process") or d)
+                    for d in names})
+        )
+        for cls, names in datasets.items()
+    }
+    return Conditions(
+        era=era,
+        processes=processes,
+        tunes=tuple(sorted({str(m["tune"]) for m in metas if m.get("tune")})),
+        pileup_mu=tuple(sorted({float(m.get("pileup_mu") or 0.0) for m in metas
+                                if "pileup_mu" in m})),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelCard:
     """A model card (see the module docstring); build it in code or with :meth:`from_dict`."""
 
@@ -166,6 +211,7 @@ class ModelCard:
     onnx: OnnxInfo
     versions: dict[str, str]
     decorrelation: dict[str, Any] | None = None
+    conditions: Conditions | None = None
     #: The file the card was read from (not part of the card).
     path: str | None = dataclasses.field(default=None, compare=False, metadata={"source": True})
 
@@ -259,6 +305,13 @@ class ModelCard:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def era(self) -> str | None:
+        """The era the model was trained on (``conditions``; older cards: the selection's)."""
+        if self.conditions is not None:
+            return self.conditions.era
+        return ((self.selection or {}).get("config") or {}).get("era")
 
     @property
     def selection_hash(self) -> str | None:
@@ -484,6 +537,7 @@ def _join(where: str, key: object) -> str:
 
 __all__ = [
     "CARD_FORMAT",
+    "Conditions",
     "InputSpec",
     "ModelCard",
     "ModelCardError",
@@ -493,6 +547,7 @@ __all__ = [
     "RenderConfigMismatch",
     "TrainingInfo",
     "card_path",
+    "conditions_of",
     "file_sha256",
     "load_model_card",
 ]

@@ -66,11 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="study folder")
     p.add_argument("--doc", type=Path, help="also write the page here (docs/measurement.md)")
     p.add_argument("--samples", type=Path, help="sample folder (default OUT/samples)")
-    p.add_argument("-n", "--events-per-process", type=int, default=6000)
+    p.add_argument("-n", "--events-per-process", type=int, default=6000,
+                   help="events generated per process (default 6000)")
     p.add_argument("--events", action="append", metavar="PROCESS=N",
                    help="events of one process (default dy=15000)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (shipped models: 1)")
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=2, help="generator processes (default 2)")
     p.add_argument("--lumi", type=float, nargs="+", default=[1.0, 10.0],
                    help="luminosities in pb^-1 (default 1 10)")
     p.add_argument("--reuse", action="store_true",

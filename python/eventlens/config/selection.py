@@ -11,6 +11,20 @@ cut can never be silently ignored.  The resolved config is stored, with its
 SHA-256, in every output manifest, which makes a table traceable to the exact
 cuts that produced it.
 
+**The digest covers the effective cuts only** (:meth:`TaskConfig.cut_data`):
+a field added later with a "no cut" default (``draw_pt_min``, ``electron_veto``,
+``jet_cleaning``, ``id.endcap_min``, ...) enters it only when set, so adding
+such a field leaves every existing config's digest — and the model cards that
+record it — unchanged; and names that only say where a number came from (the
+``era``, ``btag.algorithm``, ``id.working_point``) are left out, because the
+numbers they select are in.  Two configs with the same digest select and
+draw the same events.
+
+**Eras** (``era: 2018``): ``eventlens.config.eras`` fills in the b-tag
+algorithm and thresholds and the named ID/isolation working points of
+``configs/eras.yaml`` before the config is built; values written in the
+config win.
+
 Layout shared by all tasks (task-specific parameters go under ``selection``)::
 
     task: dtw
@@ -22,8 +36,10 @@ Layout shared by all tasks (task-specific parameters go under ``selection``)::
              id: {branch: tightId}, isolation: {branch: pfRelIso04_all, max: 0.15}}
       jet:  {collection: Jet, pt_min: 30, abs_eta_max: 2.4, id: {branch: jetId, min: 2},
              cleaning_dr: 0.4}
-    btag: {branch: btagDeepFlavB, working_point: medium,
-           working_points: {loose: 0.049, medium: 0.2783, tight: 0.71}}
+    era: 2018                        # working points from configs/eras.yaml (eventlens.config.eras)
+    btag: {working_point: medium}     # the era's tagger (DeepJet) and thresholds; or explicit:
+    # btag: {branch: btagDeepFlavB, working_point: medium,
+    #        working_points: {loose: 0.049, medium: 0.2783, tight: 0.71}}
     met: {collections: [MET, PFMET, PuppiMET]}   # first one present is used
     selection: {min_leptons: 1, min_jets: 1, min_btag: 0}
     table: {collections: [Electron, Muon, Jet, MET]}
@@ -60,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from . import build, read_yaml, setting
+from .eras import resolve_selection
 
 if TYPE_CHECKING:  # the task registry imports this module, not the other way round
     from eventlens.processors.task import Task
@@ -71,20 +88,45 @@ TABLE_COLLECTIONS = ("Electron", "Muon", "Photon", "Jet", "MET")
 LABEL_SOURCES = ("mass_windows", "metadata")
 
 
+#: Field metadata saying how a field enters the digest (:meth:`TaskConfig.cut_data`).
+DIGEST = "digest"
+#: ... only when set (not None): a field added with a "no cut" default.
+IF_SET = "if_set"
+#: ... never: a name saying where values came from (the values themselves are in), or
+#: a block that cuts nothing the model was trained on (data requirements, systematics).
+NAME_ONLY = "name_only"
+#: |η| where the ECAL barrel ends: the EGM ID MVAs have separate barrel/endcap cuts.
+ECAL_BARREL_ABS_ETA = 1.479
+
+
+_IF_SET = {DIGEST: IF_SET}
+_NAME_ONLY = {DIGEST: NAME_ONLY}
+
+
 @dataclass(frozen=True)
 class IdCut:
-    """An identification requirement: a boolean flag, or an integer/float ``>= min``."""
+    """An identification requirement: a boolean flag, or an integer/float ``>= min``.
+
+    ``endcap_min``: the threshold for |η| ≥ 1.479 (ECAL endcap), where the EGM
+    photon/electron MVAs have their own working point; ``min`` then applies to
+    the barrel.  ``working_point`` names the era-table entry the values came
+    from (``wp90``, ``tight``); the loader fills ``branch``/``min``/``endcap_min``
+    from it (see ``eventlens.config.eras``).
+    """
 
     branch: str
     min: float | None = None
+    endcap_min: float | None = field(default=None, metadata=_IF_SET)
+    working_point: str | None = field(default=None, metadata=_NAME_ONLY)
 
 
 @dataclass(frozen=True)
 class IsoCut:
-    """Relative isolation: ``branch < max``."""
+    """Relative isolation: ``branch < max`` (``working_point``: the era-table entry)."""
 
     branch: str
     max: float
+    working_point: str | None = field(default=None, metadata=_NAME_ONLY)
 
 
 @dataclass(frozen=True)
@@ -104,6 +146,13 @@ class ObjectCuts:
     loose ones.  A Drell-Yan event whose second muon fails ID or isolation
     passes a one-lepton selection looking like W+jets; drawn, that muon tells
     them apart.
+
+    ``electron_veto`` (photons): require the NanoAOD ``electronVeto`` flag (no
+    pixel seed / conversion-safe veto), which removes electrons reconstructed
+    as photons.  ``jet_cleaning`` (leptons): only the selected objects that
+    also pass this isolation remove jets (the jet block's ``cleaning_dr``),
+    as CMS cleans jets against isolated leptons; a non-isolated muon from a
+    b or c decay then stays inside its jet.  Unset: every selected object cleans.
     """
 
     collection: str
@@ -116,16 +165,23 @@ class ObjectCuts:
     dz_max: float | None = None
     cleaning_dr: float | None = None
     optional: bool = False
-    draw_pt_min: float | None = None
+    draw_pt_min: float | None = field(default=None, metadata=_IF_SET)
+    electron_veto: bool | None = field(default=None, metadata=_IF_SET)
+    jet_cleaning: IsoCut | None = field(default=None, metadata=_IF_SET)
 
 
 @dataclass(frozen=True)
 class BTagConfig:
-    """b-tag discriminant and its named working points (score >= value is tagged)."""
+    """b-tag discriminant and its named working points (score >= value is tagged).
+
+    With an ``era``, ``branch`` and ``working_points`` come from the era table
+    for ``algorithm`` (default: the era's, e.g. DeepJet in Run 2).
+    """
 
     branch: str
     working_point: str
     working_points: dict[str, float]
+    algorithm: str | None = field(default=None, metadata=_NAME_ONLY)
 
     @property
     def threshold(self) -> float:
@@ -276,9 +332,11 @@ class TaskConfig:
     description: str = ""
     met: MetConfig = MetConfig()
     selection: Any = None  # the task's own parameter dataclass
-    # ---- issue 15 (DataConfig, MeasurementConfig above) ----
-    data: DataConfig = setting(default_factory=DataConfig)
-    measurement: MeasurementConfig = setting(default_factory=MeasurementConfig)
+    # ---- issue 15 (DataConfig, MeasurementConfig above): not cuts on the simulation a
+    # model is trained on (data-only requirements, systematics), so outside the digest
+    data: DataConfig = field(default_factory=DataConfig, metadata=_NAME_ONLY)
+    measurement: MeasurementConfig = field(default_factory=MeasurementConfig, metadata=_NAME_ONLY)
+    era: str | None = field(default=None, metadata=_NAME_ONLY)
     source: str = setting("", source=True)  # the file read (not hashed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -294,10 +352,36 @@ class TaskConfig:
                 out.pop(key)
         return out
 
+    def cut_data(self) -> dict[str, Any]:
+        """What the digest covers: :meth:`to_dict` without the fields that are no cut
+        (unset "if set" fields, names such as the era; see the module docstring)."""
+        data = _cut_data(self)
+        assert isinstance(data, dict)
+        return data
+
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON form: equal digests mean equal cuts."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the canonical JSON form of the effective cuts: equal digests mean
+        equal cuts, and a field added with a no-cut default changes no existing digest."""
+        text = json.dumps(self.cut_data(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cut_data(value: Any) -> Any:
+    """``dataclasses.asdict`` minus the fields :data:`DIGEST` metadata leaves out."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            mode = f.metadata.get(DIGEST)
+            if f.metadata.get("source") or mode == NAME_ONLY or (mode == IF_SET and item is None):
+                continue
+            out[f.name] = _cut_data(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_cut_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _cut_data(v) for k, v in value.items()}
+    return value
 
 
 def load_task_config(
@@ -311,7 +395,7 @@ def load_task_config(
     where a task's file is.
     """
     source = str(path)
-    data = read_yaml(path, "selection config")
+    data = resolve_selection(read_yaml(path, "selection config"), source)
     if data.get("task", spec.name) != spec.name:
         raise ConfigError(f"{source}: is a config for task {data['task']!r}, not {spec.name!r}")
     data = {**data, "task": spec.name}
@@ -346,6 +430,19 @@ def validate_common(
         if block not in cfg.objects:
             raise ConfigError(f"{src}: task {cfg.task} needs 'objects.{block}'")
     for block, cuts in cfg.objects.items():
+        if cuts.electron_veto is not None and block != "photon":
+            raise ConfigError(
+                f"{src}: 'objects.{block}.electron_veto' applies to photons only (the "
+                "Photon_electronVeto flag)"
+            )
+        if cuts.jet_cleaning is not None and block not in ("electron", "muon"):
+            raise ConfigError(
+                f"{src}: 'objects.{block}.jet_cleaning' applies to leptons only (electron, muon)"
+            )
+        if cuts.id is not None and cuts.id.endcap_min is not None and cuts.id.min is None:
+            raise ConfigError(
+                f"{src}: 'objects.{block}.id.endcap_min' needs 'min' (the barrel threshold)"
+            )
         if cuts.draw_pt_min is not None and not 0 <= cuts.draw_pt_min <= cuts.pt_min:
             raise ConfigError(
                 f"{src}: 'objects.{block}.draw_pt_min' = {cuts.draw_pt_min} must lie in "

@@ -112,6 +112,13 @@ def _photon() -> EGammaConfig:
     )
 
 
+#: The data-taking era whose working points the detector reproduces: its b-tag rates are
+#: set at 2018's DeepJet medium threshold (``JetConfig.btag_wp``) and its photon MVA at
+#: 2018's (Fall17 V2) WP90; ``make-samples`` records it as the fileset metadata ``era``
+#: (the table: configs/eras.yaml), so a model card and a run know the files' era.
+DETECTOR_ERA = "2018"
+
+
 @dataclass(frozen=True)
 class JetConfig:
     """Anti-kt jets, their resolution, jet ID and the flavour-dependent b-tag score."""

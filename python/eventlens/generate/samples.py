@@ -13,7 +13,7 @@ The fileset has the form coffea's ``Runner`` takes::
 
     {"dy": {"files": {"/abs/dy.root": "Events"},
             "metadata": {"process": "dy", "label": ..., "xsec": pb, "sumw": ..., "nevents": ...,
-                         "tune": "cp5", "pileup_mu": 0.0, ...}}}
+                         "tune": "cp5", "pileup_mu": 0.0, "era": "2018", ...}}}
 
 ``xsec`` is the cross-section Pythia measured while generating that file.
 """
@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import EventLensError
 from ..io import write_json
+from .config import DETECTOR_ERA
 from .nanoaod import read_metadata
 from .registry import load_registry, settings_hash
 from .run import GenerationRequest, generate, sample_settings
@@ -116,6 +117,7 @@ def make_samples(
                 "settings_hash": meta["settings_hash"],
                 "tune": meta.get("tune"),
                 "pileup_mu": meta.get("pileup_mu", 0.0),
+                "era": DETECTOR_ERA,
             },
         }
     out = fileset_path(outdir, task)

@@ -77,7 +77,7 @@ def inference_spec(
     ``render_config`` is the card's), that the ONNX input is what the card
     draws, and whether the selection config is the one the model was trained after.
     """
-    from eventlens.processors.registry import load_config
+    from eventlens.processors.registry import load_config, trained_digest
 
     model = Path(model).resolve()
     if not model.exists():
@@ -87,7 +87,7 @@ def inference_spec(
         card.check_render_config(render_config)
     check_model_input(model, card)
     cfg = load_config(card.task, config, luminosity_pb)
-    trained = card.selection_hash
+    trained = trained_digest(card.task, card.selection)
     if cfg.digest() != trained:
         log.warning(
             "the selection config (%s) is not the one the model was trained after (%s)",

@@ -106,7 +106,25 @@ def _check_inputs(
     if options.chunksize < 1:
         raise ConfigError(f"--chunksize must be >= 1, got {options.chunksize}")
     datasets = load_fileset(fileset)
+    _warn_eras(spec, cfg, datasets)
     return _Inputs(spec, cfg, datasets, _fileset_digest(datasets))
+
+
+def _warn_eras(spec: RunSpec, cfg: Any, datasets: Mapping[str, Dataset]) -> None:
+    """A warning per dataset whose ``metadata.era`` is not the selection config's or,
+    for ``infer``, the model's (both eras named; :mod:`eventlens.config.eras`)."""
+    from eventlens.config.eras import warn_era_mismatches
+
+    model_era = model_name = None
+    if spec.kind == INFER and spec.model:
+        from eventlens.modelcard import load_model_card
+
+        card = load_model_card(spec.model)
+        model_era, model_name = card.era, card.name
+    warn_era_mismatches(
+        {name: d.metadata for name, d in datasets.items()}, cfg.era, cfg.source,
+        model_era, model_name,
+    )
 
 
 def _plan(

@@ -30,12 +30,19 @@ import numpy as np
 
 from ..errors import ConfigError, InputFileError
 from ..io import atomic_path, write_json
+from ..modelcard import CARD_FORMAT
+from .channels import CHANNELS
 
 log = logging.getLogger(__name__)
 
 
 def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """metrics.json of each run folder (or file), in the given order."""
+    """metrics.json of each run folder (or file), in the given order.
+
+    A model card (``onnx_models/NAME.json``) stands for a shipped model whose run
+    folder is not at hand: its test metrics are the ones the card recorded at
+    export (the row is named after the card; no tune variation for it).
+    """
     out = []
     for p in paths:
         path = Path(p)
@@ -45,9 +52,34 @@ def load_metrics(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
                 f"{file} does not exist (evaluate the run with `eventlens evaluate`)"
             )
         data = json.loads(file.read_text())
+        if data.get("format") == CARD_FORMAT:
+            out.append(metrics_from_card(data, file))
+            continue
         data["run_dir"] = str(file.parent)  # where it is now (a run folder may be renamed)
         out.append(data)
     return out
+
+
+def metrics_from_card(card: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``metrics.json`` layout of what model card ``card`` (read from ``path``) recorded."""
+    metrics = card.get("metrics") or {}
+    if not metrics:
+        raise InputFileError(f"{path}: the model card has no test metrics (metrics = null)")
+    training = card.get("training") or {}
+    return {
+        "task": card["task"],
+        "model": card["model"],
+        "notes": training.get("notes", ""),
+        "run_dir": str(path.with_suffix("")),
+        "card": str(path),
+        "best_epoch": training.get("best_epoch"),
+        "epochs_trained": training.get("epochs_trained"),
+        "render_config": card.get("render_config"),
+        "table_spec": card.get("table_spec"),
+        "data": card.get("training_data"),
+        "test_split_digest": metrics.get("test_split_digest"),
+        "test": {**metrics, "classes": list(card["classes"])},
+    }
 
 
 def _pct(v: float | None) -> str:
@@ -92,6 +124,42 @@ def _metric(m: dict[str, Any], key: str) -> float | None:
     if key == "signal_vs_background":
         return (t.get("signal_vs_background") or {}).get("efficiency")
     return t.get(key)
+
+
+_CHANNEL_TITLES = {"e": "e", "mu": "μ", "ee": "ee", "mumu": "μμ", "emu": "eμ", "3l": "≥ 3ℓ",
+                   "none": "no ℓ"}
+
+
+def channels_section(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Per lepton channel (tasks with electrons and muons): each run's accuracy and S-vs-B
+    on the test events of that channel, and each class's dilepton share."""
+    have = [m for m in runs if m["test"].get("by_channel")]
+    if not have:
+        return []
+    ref = have[0]["test"]
+    names = [c for c in CHANNELS if c in ref["by_channel"]]
+    counts = {c: ref["by_channel"][c] for c in names}
+    shares = ", ".join(
+        f"{_CHANNEL_TITLES[c]} {ch['n_events']} ({_pct(ch['share'])})" for c, ch in counts.items()
+    )
+    dilepton = ", ".join(f"{cls} {_pct(v)}" for cls, v in (ref.get("dilepton_share") or {}).items())
+    lines = [
+        "Per lepton channel (the flavours of the event's leptons above the selection's pT "
+        "thresholds, as drawn in the image; `eventlens.training.channels`): "
+        f"test events {shares}; share of events with two or more leptons per class: "
+        f"{dilepton}.  Cells: accuracy / S-vs-B efficiency.",
+        "",
+        "| model | " + " | ".join(_CHANNEL_TITLES[c] for c in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for m in have:
+        cells = []
+        for c in names:
+            ch = m["test"]["by_channel"].get(c)
+            cells.append("–" if ch is None else
+                         f"{_pct(ch['accuracy'])} / {_pct(ch.get('signal_vs_background'))}")
+        lines.append(f"| {_model(m)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def targets_section(by_task: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -309,6 +377,7 @@ def results_table(
                             f"{_pct(vsvb)} ({_delta(vsvb, svb)}) |")
             lines.append(f"{row} {(m.get('notes') or '').strip()} |")
         lines.append("")
+        lines += channels_section(runs)
     lines += targets_section(by_task)
     return "\n".join(lines)
 
@@ -341,6 +410,10 @@ def write_results(
             log.warning("--tune-variation %s: the table's tune(s) %s are the runs' own tune(s)",
                         task, info["tunes"])
         for m in runs:
+            if m.get("card"):
+                log.info("--tune-variation %s: %s is a model card (no checkpoint), left out",
+                         task, m["card"])
+                continue
             variations[m["run_dir"]] = evaluate_on_table(Path(m["run_dir"]), Path(table))
     text = results_table(metrics, command, variations)
     with atomic_path(output) as tmp:

@@ -16,10 +16,12 @@ import numpy as np
 
 from ..errors import EventLensError
 from ..io import write_json, write_npz
+from .channels import CHANNELS, MULTILEPTON, event_channels
 from .checkpoint import BEST, load_checkpoint
 from .config import TrainConfig
-from .metrics import classification_metrics
+from .metrics import classification_metrics, metrics_by_category
 from .setup import Setup, predict, prepare
+from .table import ObjectTable
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def evaluate_run(
     logits = predict(setup.model, setup.maker, idx, config.eval_batch_size)
     labels = setup.table.label[idx]
     test = classification_metrics(labels, logits, setup.classes, config.signal)
+    test.update(channel_metrics(setup.table, idx, labels, logits, setup.classes, config.signal))
     history = run_history(rundir, ckpt)
     last_rows = [h for h in history if h.get("train_images_per_s")]
     metrics: dict[str, Any] = {
@@ -95,6 +98,9 @@ def evaluate_run(
         from .plots import plot_all
 
         plot_all(test, history, rundir / "plots", f"{config.task}: {config.model}")
+    for name, ch in (test.get("by_channel") or {}).items():
+        log.info("  channel %-4s %5d events (%s): accuracy %s, S-vs-B %s", name, ch["n_events"],
+                 _pct(ch["share"]), _pct(ch["accuracy"]), _pct(ch.get("signal_vs_background")))
     svb = test.get("signal_vs_background", {}).get("efficiency")
     log.info(
         "test (%d events): accuracy %s, macro F1 %s, macro AUC %s%s",
@@ -105,6 +111,31 @@ def evaluate_run(
         f", S-vs-B efficiency {_pct(svb)}" if svb is not None else "",
     )
     return metrics
+
+
+def channel_metrics(
+    table: ObjectTable,
+    idx: np.ndarray,
+    labels: np.ndarray,
+    logits: np.ndarray,
+    classes: list[str],
+    signal: list[str],
+) -> dict[str, Any]:
+    """``by_channel`` (accuracy, S-vs-B per lepton channel) and ``dilepton_share`` (per
+    class, the share of events with two or more leptons) for tables with electrons and
+    muons (:mod:`.channels`); empty for other tables."""
+    channels = event_channels(table, idx)
+    if channels is None:
+        return {}
+    multi = np.isin(channels, MULTILEPTON)
+    share = {
+        name: float(multi[labels == i].mean()) if (labels == i).any() else None
+        for i, name in enumerate(classes)
+    }
+    return {
+        "by_channel": metrics_by_category(labels, logits, channels, classes, signal, CHANNELS),
+        "dilepton_share": share,
+    }
 
 
 def run_history(rundir: Path, ckpt: dict[str, Any]) -> list[dict[str, Any]]:

@@ -215,3 +215,43 @@ def classification_metrics(
         svb = signal_vs_background(y_true, y_pred, [list(classes).index(s) for s in signal], k)
         out["signal_vs_background"] = {"signal": list(signal), **svb, "definition": SVB_DEFINITION}
     return out
+
+
+def metrics_by_category(
+    y_true: np.ndarray,
+    logits: np.ndarray,
+    category: np.ndarray,
+    classes: Sequence[str],
+    signal: Sequence[str] = (),
+    order: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Accuracy and S-vs-B efficiency of the events of each category (e.g. lepton channel).
+
+    Per category (in ``order``, then any other, absent ones left out): ``n_events``,
+    ``share`` of all events, ``per_class`` event counts, ``accuracy`` and, with
+    ``signal``, the S-vs-B efficiency (None when the category lacks signal or
+    background events).  Event counts, as :func:`classification_metrics`.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = softmax(np.asarray(logits, dtype=np.float64)).argmax(axis=1)
+    category = np.asarray(category, dtype=object)
+    k, n = len(classes), len(y_true)
+    names = [c for c in order if (category == c).any()]
+    names += sorted({str(c) for c in category} - set(names))
+    out: dict[str, Any] = {}
+    for name in names:
+        sel = category == name
+        counts = np.bincount(y_true[sel], minlength=k)
+        entry: dict[str, Any] = {
+            "n_events": int(sel.sum()),
+            "share": float(sel.sum() / n) if n else None,
+            "per_class": {c: int(counts[i]) for i, c in enumerate(classes)},
+            "accuracy": float((y_pred[sel] == y_true[sel]).mean()),
+        }
+        if signal:
+            svb = signal_vs_background(
+                y_true[sel], y_pred[sel], [list(classes).index(s) for s in signal], k
+            )
+            entry["signal_vs_background"] = svb.get("efficiency")
+        out[name] = entry
+    return out
