@@ -17,10 +17,8 @@ in ``OUT.incomplete/chunks/`` and hands coffea back only the chunk's name.  So
 * little travels back from the workers (a name per chunk), and the driver
   holds no chunk's output: its memory does not grow with the run.
 
-``futures`` starts one process pool for the whole run, so the workers that
-checked the files (the plan) go on warm with the chunks.  A ready coffea
-executor may also be passed (e.g. ``FuturesExecutor(pool=...)`` to reuse warm
-workers across runs).
+A ready coffea executor may also be passed (e.g. ``FuturesExecutor(pool=...)``
+to reuse warm workers across runs).
 """
 
 from __future__ import annotations
@@ -113,15 +111,10 @@ def make_executor(
     if kind == "iterative":
         yield processor.IterativeExecutor(status=status, retries=0)
     elif kind == "futures":
-        import loky
-
-        pool = loky.ProcessPoolExecutor(max_workers=workers)
-        try:
-            yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
-        except BaseException:
-            pool.shutdown(wait=False, kill_workers=True)  # an error or Ctrl-C: stop now
-            raise
-        pool.shutdown(wait=True)
+        # a pool per call (file checks, chunks): loky takes a worker's reference size
+        # after its first task and recycles workers that grow 300 MB past it, which a
+        # worker that checked files and then loads a model would do
+        yield processor.FuturesExecutor(workers=workers, status=status, retries=0)
     elif kind == "dask" and scheduler is not None:
         from distributed import Client
 
