@@ -162,12 +162,34 @@ def run_chunks(
     if not items:
         return
     runner = processor.Runner(executor=executor, schema=NanoAODSchema, xrootdtimeout=timeout)
-    runner.run(
-        list(items),
-        ChunkRecorder(proc, chunks_dir, needs),
-        uproot_options=uproot_options([i.filename for i in items]),
-        iteritems_options={"filter_name": list(filter_names)},
-    )
+    with progress_bars(getattr(executor, "status", True)):
+        runner.run(
+            list(items),
+            ChunkRecorder(proc, chunks_dir, needs),
+            uproot_options=uproot_options([i.filename for i in items]),
+            iteritems_options={"filter_name": list(filter_names)},
+        )
+
+
+@contextlib.contextmanager
+def progress_bars(status: bool) -> Iterator[None]:
+    """coffea's progress bars, silenced when ``status`` is False.
+
+    coffea draws its "Merging" bars (and, for futures, every bar) on its own
+    rich console whatever an executor's ``status`` says; ``--quiet`` means
+    quiet, so that console is muted for the duration.
+    """
+    from coffea.util import coffea_console
+
+    if status:
+        yield
+        return
+    before = coffea_console.quiet
+    coffea_console.quiet = True
+    try:
+        yield
+    finally:
+        coffea_console.quiet = before
 
 
 def uproot_options(paths: Sequence[str]) -> dict[str, Any]:

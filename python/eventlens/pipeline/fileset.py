@@ -222,17 +222,18 @@ def inspect_file(
 
 def check_file(
     item: tuple[str, str, bool, bool], needs: Needs, timeout: int = 30
-) -> dict[str, dict[str, Any]]:
+) -> list[tuple[str, dict[str, Any]]]:
     """What the plan needs from one file ``(path, tree, want Σ genWeight, full check)``.
 
     Runs where the executor runs it (a worker process, a Dask worker), so a
     fileset of thousands of files is checked in parallel and each file is
-    opened once for it.  Returns ``{path: facts}``, plain data that travels
-    back and accumulates by dict union: ``treename``, ``entries``, ``uuid``
+    opened once for it.  Returns ``[(path, facts)]``, plain data that travels
+    back and accumulates by list concatenation (linear; coffea's dict union
+    is quadratic in the number of files): ``treename``, ``entries``, ``uuid``
     (hex), ``runs_sumw``, ``events_sumw`` and, when the branches were read
     (``full``, empty files, the Events Σ genWeight fallback), the
-    :func:`file_facts`.  A problem comes back as ``{path: {"error": one line,
-    "missing_branch": bool}}`` for the driver to raise or skip in fileset order.
+    :func:`file_facts`.  A problem comes back as ``{"error": one line,
+    "missing_branch": bool}`` for the driver to raise or skip in fileset order.
     """
     path, tree, want_sumw, full = item
     try:
@@ -247,8 +248,8 @@ def check_file(
         if info.branches is not None:
             facts.update(file_facts(info.branches, needs, path))
     except InputFileError as exc:
-        return {path: {"error": str(exc), "missing_branch": isinstance(exc, MissingBranchError)}}
-    return {path: facts}
+        return [(path, {"error": str(exc), "missing_branch": isinstance(exc, MissingBranchError)})]
+    return [(path, facts)]
 
 
 def file_facts(branches: Collection[str], needs: Needs, path: str) -> dict[str, Any]:

@@ -83,12 +83,10 @@ def collect(
 ) -> dict[str, Any]:
     """Add the chunk results of ``items`` in order; MissingChunksError names the missing ones.
 
-    One result is read at a time and added in place to the sum (the sum of
-    ``accumulate`` over the same list, bit for bit); ``reduce`` is applied to
-    the sum after each addition (e.g. :func:`keep_first`).
+    One result is read at a time and added in place to the sum (:func:`add_into`:
+    coffea's ``accumulate`` over the same list, bit for bit); ``reduce`` is
+    applied to the sum after each addition (e.g. :func:`keep_first`).
     """
-    from coffea.processor.accumulator import iadd
-
     paths = [staging.chunks / f"{chunklib.name_of(i)}.json.gz" for i in items]
     missing = [p.name.removesuffix(".json.gz") for p in paths if not p.exists()]
     if missing:
@@ -100,10 +98,31 @@ def collect(
     total: dict[str, Any] | None = None
     for path in paths:
         out = results.read(path)  # read here, owned here: added to in place
-        total = out if total is None else iadd(total, out)
+        total = out if total is None else add_into(total, out)
         if reduce is not None:
             reduce(total)
     return total or {}
+
+
+def add_into(total: Any, new: Any) -> Any:
+    """``total + new`` in place, as coffea's ``accumulate`` adds (``+`` for numbers,
+    histograms and lists, union for sets, key by key for dicts, keys kept in
+    first-seen order), ``new`` being consumed.
+
+    coffea's ``iadd`` copies the key set of the running sum at every addition,
+    which is quadratic in the number of chunks for the per-chunk and per-file
+    entries (``tables``, ``entries``): 15 s at 10,000 chunks, 150 s at 30,000
+    here.  This walks only the new result's keys: linear.
+    """
+    if isinstance(total, dict) and isinstance(new, dict):
+        for key, value in new.items():
+            total[key] = add_into(total[key], value) if key in total else value
+        return total
+    if isinstance(total, set) and isinstance(new, set):
+        total |= new
+        return total
+    total += new
+    return total
 
 
 def keep_first(key: str, n: int) -> Callable[[dict[str, Any]], None]:

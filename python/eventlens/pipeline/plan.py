@@ -39,6 +39,7 @@ from eventlens.processors.labels import NO_LABEL, dataset_class
 from eventlens.processors.weights import GENWEIGHT_ONLY, weight_mode
 
 from . import chunks as chunklib
+from .execute import progress_bars
 from .fileset import Dataset, check_file
 
 log = logging.getLogger(__name__)
@@ -294,8 +295,9 @@ def check_files(
         executor.heavy_input = None
         options["worker_affinity"] = False
     run = executor.copy(**options)
-    out, _ = run(unique, partial(check_file, needs=needs, timeout=timeout), {})
-    return out
+    with progress_bars(getattr(executor, "status", True)):
+        out, _ = run(unique, partial(check_file, needs=needs, timeout=timeout), [])
+    return dict(out)
 
 
 def _fill_sumw(

@@ -200,6 +200,12 @@ def run(
             prepared = _plan(given, staging, resumed, options, ex)
             t1 = time.perf_counter()
             if prepared.todo:
+                log.info(
+                    "running %d chunk(s) of %d file(s) on %s",
+                    len(prepared.todo),
+                    len({(i.dataset, i.filename) for i in prepared.todo}),
+                    options.executor_name,
+                )
                 with progress.watch(staging.chunks, prepared.items, enabled=options.status):
                     run_chunks(
                         prepared.todo,
