@@ -10,6 +10,10 @@ and 1000), with coffea's IterativeExecutor and FuturesExecutor(2)
                 :class:`~eventlens.processors.base.TaskProcessor` for dtw
                 (the same cuts, weights, histograms and Parquet tables as
                 ``eventlens select dtw``): the difference is the pipeline;
+* ``plain_tuned`` -- the same, with the two reading options eventlens passes
+                coffea (``filter_name``: the schema is built from the branches
+                the task reads; memory-mapped local files), at the smallest N
+                only (``--tuned``): how much of a difference is those options;
 * ``select`` -- ``eventlens select dtw`` (the command line, in-process);
 * ``infer``  -- ``eventlens infer`` with the shipped ``dtw_compact_cnn.onnx``;
 
@@ -32,14 +36,14 @@ The fileset's metadata gives ``xsec`` and ``sumw`` (= N × the file's Σ
 genWeight): real NanoAOD has a ``Runs`` tree whose Σ genWeight the plan
 reads at no cost, but this file, written by uproot, has none, and the
 fallback (summing Events.genWeight, which needs the branches) is a
-different measurement: ``--fallback`` adds one select run with xsec only.
+different measurement: one select run (futures, smallest N) gives xsec only.
 
 Targets (issue 19): select ≤ 1.2 × plain wall time at N = 1000 with
 futures(2); driver time before the first chunk ≤ 5 % of the total; infer
 worker peak RSS < 2 GB on the large input.  Results:
 ``benchmarks/results/scale.json``.
 
-    nice -n 10 .venv/bin/python benchmarks/scale.py [--sizes 100,1000] [--fallback]
+    nice -n 10 .venv/bin/python benchmarks/scale.py [--sizes 100,1000] [--no-extras]
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ DATA = HERE / "data" / "scale"
 MODEL = REPO / "onnx_models" / "dtw_compact_cnn.onnx"
 TT_XSEC = 833.9
 KINDS = ("plain", "select", "infer")
+CHILD_KINDS = (*KINDS, "plain_tuned")
 #: The message run.py logs when it hands the chunks to the executor.
 HANDOFF = "running %d chunk(s) of %d file(s) on %s"
 
@@ -113,7 +118,7 @@ def child(args: argparse.Namespace) -> int:
 
     start = psutil.Process().create_time()
     marks: dict[str, float] = {}
-    if args.kind == "plain":
+    if args.kind.startswith("plain"):
         marks.update(_plain(args))
     else:
         marks.update(_eventlens(args))
@@ -142,7 +147,15 @@ def _plain(args: argparse.Namespace) -> dict[str, float]:
     chunks = list(runner.preprocess(fs, treename="Events"))
     handoff = time.time()
     proc = TaskProcessor(get_task("dtw"), load_config("dtw"), output_dir=args.out)
-    out = runner(chunks, proc, treename="Events")
+    options: dict[str, Any] = {}
+    if args.kind == "plain_tuned":
+        from eventlens.pipeline.execute import uproot_options
+
+        options = {
+            "uproot_options": uproot_options([c.filename for c in chunks]),
+            "iteritems_options": {"filter_name": proc.needs.filter_names()},
+        }
+    out = runner(chunks, proc, treename="Events", **options)
     read = sum(cf["read"] for cf in out["cutflow"].values())
     return {"handoff": handoff, "events": read}
 
@@ -297,10 +310,15 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--chunksize", type=int, default=100_000)
     p.add_argument("--large-events", type=int, default=1_000_000, help="0: no large input")
-    p.add_argument("--fallback", action="store_true", help="also select with Σ genWeight read")
+    p.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="skip the smallest N's extra runs: plain_tuned, and select with the Events "
+        "Σ genWeight fallback (futures)",
+    )
     p.add_argument("--output", type=Path, default=HERE / "results" / "scale.json")
     # child mode (one measurement)
-    p.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=CHILD_KINDS, help=argparse.SUPPRESS)
     p.add_argument("--executor", default="iterative", help=argparse.SUPPRESS)
     p.add_argument("--fileset", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -335,23 +353,21 @@ def main() -> int:
     report["versions"] = {"coffea": coffea.__version__, "eventlens": eventlens.__version__}
     work = Path(tempfile.mkdtemp(prefix="eventlens-scale-"))
     log.info("outputs in %s; %s", work, report["uptime_start"])
-    for n in (int(x) for x in args.sizes.split(",")):
+    sizes = [int(x) for x in args.sizes.split(",")]
+    for n in sizes:
         fs = fileset(n, DATA)
         for executor in args.executors.split(","):
-            for kind in args.kinds.split(","):
+            kinds = args.kinds.split(",")
+            if n == min(sizes) and not args.no_extras:
+                kinds.append("plain_tuned")
+            for kind in kinds:
                 row = measure(kind, executor, fs, args.workers, args.chunksize, work)
                 row["files"] = n
                 report["runs"].append(row)
                 _write(report, args.output)  # keep what is measured if a later run fails
-        if args.fallback:
-            row = measure(
-                "select",
-                "futures",
-                fileset(n, DATA, sumw=False),
-                args.workers,
-                args.chunksize,
-                work,
-            )
+        if n == min(sizes) and not args.no_extras:
+            fallback = fileset(n, DATA, sumw=False)
+            row = measure("select", "futures", fallback, args.workers, args.chunksize, work)
             row.update(files=n, sumw="Events.genWeight fallback")
             report["runs"].append(row)
     if args.large_events:
@@ -399,7 +415,7 @@ def targets(report: dict[str, Any]) -> dict[str, Any]:
     fractions = {
         f"{r['kind']} {r['files']} {r['executor']}": r["before_first_chunk_fraction"]
         for r in report["runs"]
-        if r["kind"] != "plain"
+        if not r["kind"].startswith("plain") and "sumw" not in r
     }
     if fractions:
         worst = max(fractions.values())
