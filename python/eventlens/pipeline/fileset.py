@@ -42,6 +42,7 @@ import json
 import logging
 import math
 import struct
+import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -189,6 +190,7 @@ def _resolve(path: str, base: Path | None) -> str:
 #: with its branch names when parsed in full).
 _CACHE: OrderedDict[tuple[Any, ...], FileInfo] = OrderedDict()
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
 _INT64 = struct.Struct(">q")
 #: TTree streamer versions whose first data member after the four streamed bases
 #: (TNamed, TAttLine, TAttFill, TAttMarker) is ``fEntries`` (ROOT 5.x to 6.x: 16-20).
@@ -210,13 +212,15 @@ def inspect_file(
     Raises InputFileError with one line naming the file and what is wrong.
     """
     key = (path, treename, events_sumw, branches, runs_sumw, *_stat(path))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     info = _open_and_read(path, treename, timeout, events_sumw, branches, runs_sumw)
-    _CACHE[key] = info
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:  # remote files are checked on threads
+        _CACHE[key] = info
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return info
 
 

@@ -40,7 +40,7 @@ from eventlens.processors.weights import GENWEIGHT_ONLY, weight_mode
 
 from . import chunks as chunklib
 from .execute import progress_bars
-from .fileset import Dataset, check_file
+from .fileset import Dataset, check_file, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,9 @@ def plan_inputs(
     return plan
 
 
+#: Remote files checked at once when the run has no parallel executor (iterative, batch).
+REMOTE_THREADS = 16
+
 #: What :func:`.fileset.file_facts` says about a file, as the plan stores it.
 FACT_KEYS = ("simulation", "flavour", "summary")
 
@@ -275,7 +278,9 @@ def _check_one_file_in_full(
 def check_files(
     items: list[tuple[str, str, bool, bool]], needs: Needs, timeout: int, executor: Any = None
 ) -> dict[str, dict[str, Any]]:
-    """:func:`.fileset.check_file` of every ``(path, tree, want_sumw, full)`` on ``executor``."""
+    """:func:`.fileset.check_file` of every ``(path, tree, want_sumw, full)`` on ``executor``
+    (remote files without a parallel executor: on ``REMOTE_THREADS`` threads)."""
+    from concurrent.futures import ThreadPoolExecutor
     from functools import partial
 
     from coffea.processor import DaskExecutor, IterativeExecutor
@@ -283,6 +288,13 @@ def check_files(
     unique = list({item[0]: item for item in items}.values())
     if not unique:
         return {}
+    check = partial(check_file, needs=needs, timeout=timeout)
+    if (executor is None or isinstance(executor, IterativeExecutor)) and any(
+        is_remote(item[0]) for item in unique
+    ):
+        # one process, remote files: opening is waiting (XRootD), so wait for several at once
+        with ThreadPoolExecutor(max_workers=min(REMOTE_THREADS, len(unique))) as pool:
+            return {path: facts for out in pool.map(check, unique) for path, facts in out}
     if executor is None:
         executor = IterativeExecutor(status=False)
     options: dict[str, Any] = {
@@ -296,7 +308,7 @@ def check_files(
         options["worker_affinity"] = False
     run = executor.copy(**options)
     with progress_bars(getattr(executor, "status", True)):
-        out, _ = run(unique, partial(check_file, needs=needs, timeout=timeout), [])
+        out, _ = run(unique, check, [])
     return dict(out)
 
 
