@@ -12,8 +12,9 @@ the working directory.  ``root://`` paths are read over XRootD (optional extra
 
 Every file is looked at twice, each time in a pass that opens it anyway:
 
-* **before processing** (:func:`check_file`, run by the plan on the run's own
-  executor, so thousands of files are opened in parallel): the file opens
+* **before processing** (:func:`check_file`, run by the plan: in the driver for
+  local files, on threads for remote ones, on the workers of a Dask cluster;
+  :func:`eventlens.pipeline.plan.check_files`): the file opens
   (else one line naming it: missing, not ROOT, no tree, XRootD unreachable),
   its entry count and UUID (what coffea needs to cut chunks) and, when the
   dataset needs it, Σ genWeight from the ``Runs`` tree.  The entry count is
@@ -225,7 +226,7 @@ def inspect_file(
 
 
 def check_file(
-    item: tuple[str, str, bool, bool], needs: Needs, timeout: int = 30
+    item: tuple[str, str, bool, bool], needs: Needs, timeout: int = 30, fallback: bool = True
 ) -> list[tuple[str, dict[str, Any]]]:
     """What the plan needs from one file ``(path, tree, want Σ genWeight, full check)``.
 
@@ -238,10 +239,14 @@ def check_file(
     (``full``, empty files, the Events Σ genWeight fallback), the
     :func:`file_facts`.  A problem comes back as ``{"error": one line,
     "missing_branch": bool}`` for the driver to raise or skip in fileset order.
+
+    Without ``fallback`` Σ genWeight is not summed over Events where the file
+    has no Runs sum (a full parse and a branch read): the facts say
+    ``needs_events_sumw`` instead, for a second, parallel check.
     """
     path, tree, want_sumw, full = item
     try:
-        info = inspect_file(path, tree, timeout, want_sumw, full, runs_sumw=want_sumw)
+        info = inspect_file(path, tree, timeout, want_sumw and fallback, full, runs_sumw=want_sumw)
         facts: dict[str, Any] = {
             "treename": tree,
             "entries": info.entries,
@@ -249,6 +254,8 @@ def check_file(
             "runs_sumw": info.runs_sumw,
             "events_sumw": info.events_sumw,
         }
+        if want_sumw and not fallback and info.runs_sumw is None and info.entries > 0:
+            facts["needs_events_sumw"] = True
         if info.branches is not None:
             facts.update(file_facts(info.branches, needs, path))
     except InputFileError as exc:

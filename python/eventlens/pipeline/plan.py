@@ -2,8 +2,8 @@
 
 :func:`plan_inputs` turns a loaded fileset into what coffea will run:
 
-* every file is checked where the run's executor runs (futures or Dask
-  workers: in parallel; :func:`check_files`), each opened once: it must open
+* every file is checked (:func:`check_files`: in this process for local
+  files, on threads for remote ones, on the workers of a Dask cluster): it must open
   (a broken one stops the run with one line naming it, or with
   ``skip_bad_files`` is left out and reported), and its entry count, UUID
   and, when needed, ``Runs`` Σ genWeight are read — from the tree's header,
@@ -278,25 +278,57 @@ def _check_one_file_in_full(
 def check_files(
     items: list[tuple[str, str, bool, bool]], needs: Needs, timeout: int, executor: Any = None
 ) -> dict[str, dict[str, Any]]:
-    """:func:`.fileset.check_file` of every ``(path, tree, want_sumw, full)`` on ``executor``
-    (remote files without a parallel executor: on ``REMOTE_THREADS`` threads)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from functools import partial
+    """:func:`.fileset.check_file` of every ``(path, tree, want_sumw, full)``.
 
-    from coffea.processor import DaskExecutor, IterativeExecutor
+    Where depends on what a check costs and who can read the files:
+
+    * local processes (no executor, iterative, futures): in this process — a
+      local file's check is a header read of ~1 ms, less than starting a
+      process pool; remote files on ``REMOTE_THREADS`` threads, since opening
+      them is waiting for the server, not computing.  Files that turn out to
+      need Σ genWeight summed over Events (no ``Runs`` sum: a full parse and a
+      branch read each) are then checked again on ``executor``, in parallel;
+    * a Dask cluster (local, remote, HTCondor workers) or any other ready
+      executor: on its workers, which read the files the chunks will read
+      (and may see storage the driver does not).
+    """
+    from coffea.processor import FuturesExecutor, IterativeExecutor
 
     unique = list({item[0]: item for item in items}.values())
     if not unique:
         return {}
-    check = partial(check_file, needs=needs, timeout=timeout)
-    if (executor is None or isinstance(executor, IterativeExecutor)) and any(
-        is_remote(item[0]) for item in unique
-    ):
-        # one process, remote files: opening is waiting (XRootD), so wait for several at once
+    status = getattr(executor, "status", False)
+    if executor is not None and not isinstance(executor, (IterativeExecutor, FuturesExecutor)):
+        return _run_checks(executor, unique, needs, timeout, fallback=True)
+    if any(is_remote(item[0]) for item in unique):
+        from concurrent.futures import ThreadPoolExecutor
+        from functools import partial
+
+        check = partial(check_file, needs=needs, timeout=timeout, fallback=False)
         with ThreadPoolExecutor(max_workers=min(REMOTE_THREADS, len(unique))) as pool:
-            return {path: facts for out in pool.map(check, unique) for path, facts in out}
-    if executor is None:
-        executor = IterativeExecutor(status=False)
+            facts = {path: f for out in pool.map(check, unique) for path, f in out}
+    else:
+        here = IterativeExecutor(status=status)
+        facts = _run_checks(here, unique, needs, timeout, fallback=False)
+    again = [item for item in unique if facts[item[0]].get("needs_events_sumw")]
+    if again:
+        where = executor if executor is not None else IterativeExecutor(status=status)
+        facts.update(_run_checks(where, again, needs, timeout, fallback=True))
+    return facts
+
+
+def _run_checks(
+    executor: Any,
+    items: list[tuple[str, str, bool, bool]],
+    needs: Needs,
+    timeout: int,
+    fallback: bool,
+) -> dict[str, dict[str, Any]]:
+    """:func:`.fileset.check_file` of ``items`` through a coffea executor."""
+    from functools import partial
+
+    from coffea.processor import DaskExecutor
+
     options: dict[str, Any] = {
         "desc": "Checking files",
         "unit": "file",
@@ -307,8 +339,9 @@ def check_files(
         executor.heavy_input = None
         options["worker_affinity"] = False
     run = executor.copy(**options)
-    with progress_bars(getattr(executor, "status", True)):
-        out, _ = run(unique, check, [])
+    check = partial(check_file, needs=needs, timeout=timeout, fallback=fallback)
+    with progress_bars(getattr(executor, "status", False)):
+        out, _ = run(items, check, [])
     return dict(out)
 
 
