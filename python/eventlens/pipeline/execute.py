@@ -1,9 +1,11 @@
 """Step 2 of every run: the chunks through the processor, on one of the executors.
 
 Every executor runs the same thing: coffea's ``Runner`` over the plan's
-chunks with the processor wrapped in :class:`ChunkRecorder`, which stores
-each chunk's output as data-only JSON in ``OUT.incomplete/chunks/`` and hands
-coffea back only the chunk's name.  So
+chunks with the processor wrapped in :class:`ChunkRecorder`, which checks the
+chunk's file on the tree coffea has just read (branches, NanoAOD flavour,
+simulation or data: :func:`.fileset.file_facts`, the check the plan does not
+do in advance), stores the chunk's output with those facts as data-only JSON
+in ``OUT.incomplete/chunks/`` and hands coffea back only the chunk's name.  So
 
 * ``iterative`` (one process), ``futures`` (local processes), ``dask`` (a
   local cluster, or an existing one given by ``scheduler="tcp://host:port"``),
@@ -12,7 +14,8 @@ coffea back only the chunk's name.  So
   all leave the same files behind, and the finish step adds them up in the
   plan's order — bit-identical results whatever ran them;
 * a resumed run skips the chunks whose results are already there;
-* little travels back from the workers (a name per chunk).
+* little travels back from the workers (a name per chunk), and the driver
+  holds no chunk's output: its memory does not grow with the run.
 
 A ready coffea executor may also be passed (e.g. ``FuturesExecutor(pool=...)``
 to reuse warm workers across runs).
@@ -21,6 +24,7 @@ to reuse warm workers across runs).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -32,9 +36,12 @@ from typing import Any
 from coffea import processor
 
 from eventlens.errors import ConfigError
+from eventlens.processors.flavour import FLAVOUR_KEY
+from eventlens.processors.inputs import MissingBranchError, Needs
 
 from . import chunks as chunklib
 from . import results
+from .fileset import chunk_branches, file_facts
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +49,40 @@ EXECUTORS = ("iterative", "futures", "dask", "condor", "batch")
 
 
 class ChunkRecorder(processor.ProcessorABC):
-    """Run ``inner`` on a chunk, store its output in ``chunks_dir``, return the chunk's name."""
+    """Check the chunk's file, run ``inner`` on the chunk, store its output in ``chunks_dir``,
+    return the chunk's name.
 
-    def __init__(self, inner: processor.ProcessorABC, chunks_dir: str | Path) -> None:
+    The check (:func:`.fileset.file_facts` on every branch of the file) is the
+    one the plan did for the files it read in full; its verdict goes into the
+    stored output, for the finish step: ``files`` — a set of ``(dataset, file,
+    simulation, flavour, summary)`` — or, when a branch the task needs is
+    missing, ``bad_files`` — a set of ``(dataset, file, message)`` — instead of
+    the processor's output.  The file's NanoAOD flavour, detected from all its
+    branches, is handed to ``inner`` in the chunk metadata (NanoEvents holds
+    only the branches the task reads, too few to tell the flavour).
+    """
+
+    def __init__(
+        self, inner: processor.ProcessorABC, chunks_dir: str | Path, needs: Needs | None = None
+    ) -> None:
         self.inner = inner
         self.chunks_dir = str(chunks_dir)
+        self.needs = needs if needs is not None else inner.needs
 
     def process(self, events: Any) -> dict[str, Any]:
         meta = events.metadata
-        name = chunklib.chunk_name(
-            meta["dataset"], meta["filename"], int(meta["entrystart"]), int(meta["entrystop"])
-        )
-        out = self.inner.process(events)
+        dataset, path = meta["dataset"], meta["filename"]
+        name = chunklib.chunk_name(dataset, path, int(meta["entrystart"]), int(meta["entrystop"]))
+        try:
+            facts = file_facts(chunk_branches(events), self.needs, path)
+        except MissingBranchError as exc:
+            out: dict[str, Any] = {"bad_files": {(dataset, path, str(exc))}}
+        else:
+            meta[FLAVOUR_KEY] = facts["flavour"]
+            out = self.inner.process(events)
+            out["files"] = {
+                (dataset, path, facts["simulation"], facts["flavour"], facts["summary"])
+            }
         results.write(Path(self.chunks_dir) / f"{name}.json.gz", out)
         return {"chunks": {name}}
 
@@ -88,12 +117,14 @@ def make_executor(
     elif kind == "futures":
         import loky
 
-        # One pool for the whole run (the file checks and the chunks share warm
-        # workers), each worker watching that this process still lives.
-        with loky.ProcessPoolExecutor(
-            max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
-        ) as pool:
-            yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
+        # A pool per executor call (file checks, chunks): loky takes a worker's
+        # reference size after its first task and recycles workers that grow 300 MB
+        # past it, which a worker that checked files and then loads a model would do.
+        # Each worker watches that this process still lives (no orphans after a kill).
+        pool = functools.partial(
+            loky.ProcessPoolExecutor, initializer=exit_with_parent, initargs=(os.getpid(),)
+        )
+        yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
     elif kind == "dask" and scheduler is not None:
         from distributed import Client
 
@@ -148,19 +179,43 @@ def run_chunks(
     *,
     filter_names: Sequence[str],
     timeout: int = 30,
+    needs: Needs | None = None,
 ) -> None:
-    """Run ``proc`` over ``items`` on the ready coffea ``executor``, recording every chunk."""
+    """Run ``proc`` over ``items`` on the ready coffea ``executor``, recording every chunk
+    (``needs``: what the task reads, default ``proc.needs``)."""
     from coffea.nanoevents import NanoAODSchema
 
     if not items:
         return
     runner = processor.Runner(executor=executor, schema=NanoAODSchema, xrootdtimeout=timeout)
-    runner.run(
-        list(items),
-        ChunkRecorder(proc, chunks_dir),
-        uproot_options=uproot_options([i.filename for i in items]),
-        iteritems_options={"filter_name": list(filter_names)},
-    )
+    with progress_bars(getattr(executor, "status", True)):
+        runner.run(
+            list(items),
+            ChunkRecorder(proc, chunks_dir, needs),
+            uproot_options=uproot_options([i.filename for i in items]),
+            iteritems_options={"filter_name": list(filter_names)},
+        )
+
+
+@contextlib.contextmanager
+def progress_bars(status: bool) -> Iterator[None]:
+    """coffea's progress bars, silenced when ``status`` is False.
+
+    coffea draws its "Merging" bars (and, for futures, every bar) on its own
+    rich console whatever an executor's ``status`` says; ``--quiet`` means
+    quiet, so that console is muted for the duration.
+    """
+    from coffea.util import coffea_console
+
+    if status:
+        yield
+        return
+    before = coffea_console.quiet
+    coffea_console.quiet = True
+    try:
+        yield
+    finally:
+        coffea_console.quiet = before
 
 
 def uproot_options(paths: Sequence[str]) -> dict[str, Any]:

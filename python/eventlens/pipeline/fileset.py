@@ -1,4 +1,5 @@
-"""Filesets: loading coffea's JSON format and checking every file before processing.
+"""Filesets: loading coffea's JSON format, and what is learnt from each file before and
+while it is processed.
 
 Accepted forms (coffea's)::
 
@@ -9,13 +10,31 @@ Relative local paths are looked up next to the fileset file first, then in
 the working directory.  ``root://`` paths are read over XRootD (optional extra
 ``eventlens[xrootd]``).
 
-:func:`inspect_file` opens each file once before coffea runs -- it fails fast,
-with one line naming the file and the problem (missing, not ROOT, no tree,
-missing branch, XRootD unreachable), and it gathers what coffea and the
-weights need: entries, the file UUID, whether it is simulation, and
-Σ genWeight from the ``Runs`` tree.  Results are cached per (path, size,
-mtime), so running several tasks on the same files in one session opens each
-file once.
+Every file is looked at twice, each time in a pass that opens it anyway:
+
+* **before processing** (:func:`check_file`, run by the plan: in the driver for
+  local files, on threads for remote ones, on the workers of a Dask cluster;
+  :func:`eventlens.pipeline.plan.check_files`): the file opens
+  (else one line naming it: missing, not ROOT, no tree, XRootD unreachable),
+  its entry count and UUID (what coffea needs to cut chunks) and, when the
+  dataset needs it, Σ genWeight from the ``Runs`` tree.  The entry count is
+  read from the TTree's header alone (:func:`_light_entries`): parsing the
+  metadata of a NanoAOD tree's 650-2700 branches costs ~0.1-0.4 CPU-s per
+  file, and the worker that processes the file parses it anyway.  A file is
+  parsed in full here only when that is needed before processing: the Events
+  Σ genWeight fallback (no ``Runs`` sum), empty files (no worker will open
+  them), and the first file of each dataset (``full``: a task/dataset
+  mismatch — a missing collection — stops the run before any chunk runs).
+* **in the worker's first read** (:func:`chunk_branches` + :func:`file_facts`,
+  called by :class:`eventlens.pipeline.execute.ChunkRecorder` on the tree
+  coffea has just parsed): the branch check (missing branch → one line naming
+  file and branch), the NanoAOD flavour, simulation or data.  These facts
+  travel with the chunk's result and the finish step checks them.
+
+Both passes call :func:`file_facts`, so a file gets the same verdict and the
+same message wherever it is checked.  Full inspections are cached per (path,
+size, mtime), so running several tasks on the same files in one session
+parses each file once.
 """
 
 from __future__ import annotations
@@ -23,14 +42,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from eventlens.errors import ConfigError, InputFileError
-from eventlens.processors.inputs import FileReading, MissingBranchError, Needs, resolve_branches
+from eventlens.processors.inputs import MissingBranchError, Needs, resolve_branches
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +62,20 @@ SUMW_BRANCHES = ("genEventSumw", "genEventSumw_")  # NanoAOD >= v6, older
 
 @dataclass
 class FileInfo:
-    """What the pre-check learnt about one input file."""
+    """What the check before processing learnt about one input file."""
 
     path: str
     treename: str
     entries: int
     uuid: bytes
-    branches: frozenset[str]
-    runs_sumw: float | None  # Σ genEventSumw over the Runs tree, None without one
+    runs_sumw: float | None  # Σ genEventSumw over the Runs tree; None without one or not read
     events_sumw: float | None = None  # Σ genWeight over Events, when asked for (no Runs sum)
+    branches: frozenset[str] | None = None  # all branch names, when the tree was parsed in full
 
     @property
-    def is_simulation(self) -> bool:
-        return "genWeight" in self.branches
+    def is_simulation(self) -> bool | None:
+        """genWeight present (None: the branches were not read)."""
+        return None if self.branches is None else "genWeight" in self.branches
 
 
 @dataclass
@@ -179,56 +202,129 @@ def _resolve(path: str, base: Path | None) -> str:
     return str(Path(path).resolve())
 
 
-_CACHE: dict[tuple[str, str, bool, int, float], FileInfo] = {}
+#: Recent inspections (a bounded LRU: a worker checks thousands of files, each kept
+#: with its branch names when parsed in full).
+_CACHE: OrderedDict[tuple[Any, ...], FileInfo] = OrderedDict()
+_CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
+_INT64 = struct.Struct(">q")
+#: TTree streamer versions whose first data member after the four streamed bases
+#: (TNamed, TAttLine, TAttFill, TAttMarker) is ``fEntries`` (ROOT 5.x to 6.x: 16-20).
+_TTREE_VERSIONS = range(16, 21)
 
 
 def inspect_file(
-    path: str, treename: str, timeout: int = 30, events_sumw: bool = False
+    path: str,
+    treename: str,
+    timeout: int = 30,
+    events_sumw: bool = False,
+    branches: bool = False,
+    runs_sumw: bool = True,
 ) -> FileInfo:
-    """Open ``path`` once and read its entries, branch names and Runs Σ genWeight — and,
-    with ``events_sumw``, Σ genWeight over Events when the file has no Runs sum.
+    """Open ``path`` once; read its entries and UUID, with ``runs_sumw`` the Runs Σ genWeight,
+    with ``branches`` (and always for an empty tree) every branch name, and with
+    ``events_sumw`` Σ genWeight over Events when the file has no Runs sum.
 
     Raises InputFileError with one line naming the file and what is wrong.
     """
-    key = (path, treename, events_sumw, *_stat(path))
-    if key in _CACHE:
-        return _CACHE[key]
-    info = _open_and_read(path, treename, timeout, events_sumw)
-    _CACHE[key] = info
+    key = (path, treename, events_sumw, branches, runs_sumw, *_stat(path))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    info = _open_and_read(path, treename, timeout, events_sumw, branches, runs_sumw)
+    with _CACHE_LOCK:  # remote files are checked on threads
+        _CACHE[key] = info
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return info
 
 
 def check_file(
-    item: tuple[str, str, bool], needs: Needs, timeout: int = 30
-) -> dict[str, dict[str, Any]]:
-    """Everything the plan needs from one file ``(path, tree, want Events Σ genWeight)``.
+    item: tuple[str, str, bool, bool], needs: Needs, timeout: int = 30, fallback: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
+    """What the plan needs from one file ``(path, tree, want Σ genWeight, full check)``.
 
     Runs where the executor runs it (a worker process, a Dask worker), so a
-    fileset of thousands of files is inspected in parallel and each file is
-    opened once for it.  Returns ``{path: facts}``, plain data that travels
-    back and accumulates by dict union; a problem comes back as
-    ``{path: {"error": one line}}`` for the driver to raise or skip in
-    fileset order.
+    fileset of thousands of files is checked in parallel and each file is
+    opened once for it.  Returns ``[(path, facts)]``, plain data that travels
+    back and accumulates by list concatenation (linear; coffea's dict union
+    is quadratic in the number of files): ``treename``, ``entries``, ``uuid``
+    (hex), ``runs_sumw``, ``events_sumw`` and, when the branches were read
+    (``full``, empty files, the Events Σ genWeight fallback), the
+    :func:`file_facts`.  A problem comes back as ``{"error": one line,
+    "missing_branch": bool}`` for the driver to raise or skip in fileset order.
+
+    Without ``fallback`` Σ genWeight is not summed over Events where the file
+    has no Runs sum (a full parse and a branch read): the facts say
+    ``needs_events_sumw`` instead, for a second, parallel check.
     """
-    path, tree, want_sumw = item
+    path, tree, want_sumw, full = item
     try:
-        info = inspect_file(path, tree, timeout, want_sumw)
-        reading = check_branches(info, needs)
-    except InputFileError as exc:
-        return {path: {"error": str(exc), "missing_branch": isinstance(exc, MissingBranchError)}}
-    return {
-        path: {
+        info = inspect_file(path, tree, timeout, want_sumw and fallback, full, runs_sumw=want_sumw)
+        facts: dict[str, Any] = {
             "treename": tree,
             "entries": info.entries,
             "uuid": info.uuid.hex(),
-            "simulation": info.is_simulation,
             "runs_sumw": info.runs_sumw,
             "events_sumw": info.events_sumw,
-            "flavour": reading.flavour,
-            "notes": sorted(reading.notes),
-            "summary": reading.summary(),
         }
+        if want_sumw and not fallback and info.runs_sumw is None and info.entries > 0:
+            facts["needs_events_sumw"] = True
+        if info.branches is not None:
+            facts.update(file_facts(info.branches, needs, path))
+    except InputFileError as exc:
+        return [(path, {"error": str(exc), "missing_branch": isinstance(exc, MissingBranchError)})]
+    return [(path, facts)]
+
+
+def file_facts(branches: Collection[str], needs: Needs, path: str) -> dict[str, Any]:
+    """A file's verdict from its branch names: raises MissingBranchError naming the first
+    branch nothing stands in for; else ``simulation``, NanoAOD ``flavour``, ``notes``
+    (the substitutions made) and the one-line ``summary``.
+
+    The plan (files parsed before processing) and the workers (every chunk,
+    :class:`~eventlens.pipeline.execute.ChunkRecorder`) both call this, so a
+    file gets the same verdict and the same message wherever it is checked.
+    """
+    reading = resolve_branches(needs, branches, path)
+    return {
+        "simulation": "genWeight" in branches,
+        "flavour": reading.flavour,
+        "notes": sorted(reading.notes),
+        "summary": reading.summary(),
     }
+
+
+def chunk_branches(events: Any) -> frozenset[str]:
+    """Every branch name of the tree a coffea NanoEvents chunk was read from.
+
+    NanoEvents holds only the branches the processor asked for, but the
+    NanoAOD flavour and the branch check need all of them.  coffea's worker
+    has just parsed the whole TTree to build the chunk and keeps it in the
+    chunk's source mapping: its names are taken from there (no I/O).  Where
+    that object is out of reach (another coffea layout), the file is opened
+    again, which is correct but costs one more parse of the tree's metadata.
+    """
+    import uproot
+
+    try:
+        mapping = events.attrs["@events_factory"]._mapping
+        for source in mapping._cache.values():
+            if isinstance(source, uproot.behaviors.TTree.TTree):
+                return frozenset(source.keys())
+    except (AttributeError, KeyError, TypeError):
+        pass
+    meta = events.metadata
+    log.debug("%s: tree not reachable from the chunk, reading its branches again", meta["filename"])
+    return _branch_names(meta["filename"], meta["treename"])
+
+
+def _branch_names(path: str, treename: str) -> frozenset[str]:
+    import uproot
+
+    with uproot.open(path) as file:
+        return frozenset(file[treename].keys())
 
 
 def _stat(path: str) -> tuple[int, float]:
@@ -241,7 +337,14 @@ def _stat(path: str) -> tuple[int, float]:
     return (st.st_size, st.st_mtime)
 
 
-def _open_and_read(path: str, treename: str, timeout: int, want_events_sumw: bool) -> FileInfo:
+def _open_and_read(
+    path: str,
+    treename: str,
+    timeout: int,
+    want_events_sumw: bool,
+    want_branches: bool,
+    want_runs_sumw: bool,
+) -> FileInfo:
     import uproot
 
     try:
@@ -269,10 +372,19 @@ def _open_and_read(path: str, treename: str, timeout: int, want_events_sumw: boo
                 raise InputFileError(
                     f"{path}: no '{treename}' tree (has {sorted(file.keys(cycle=False))})"
                 )
-            tree = file[treename]
-            entries, branches = int(tree.num_entries), frozenset(tree.keys())
-            runs_sumw = _runs_sumw(file)
             uuid = bytes(file.file.fUUID)
+            runs_sumw = _runs_sumw(file) if want_runs_sumw else None
+            entries = _light_entries(file, treename)
+            tree = None
+            if (
+                entries is None
+                or entries == 0
+                or want_branches
+                or (want_events_sumw and runs_sumw is None)
+            ):
+                tree = file[treename]
+                entries = int(tree.num_entries)
+            branches = None if tree is None else frozenset(tree.keys())
         except InputFileError:
             raise
         except Exception as exc:
@@ -280,7 +392,13 @@ def _open_and_read(path: str, treename: str, timeout: int, want_events_sumw: boo
                 f"{path}: unreadable ({type(exc).__name__}: {exc})".replace("\n", " ")
             ) from exc
         sumw = None
-        if want_events_sumw and runs_sumw is None and "genWeight" in branches and entries:
+        if (
+            want_events_sumw
+            and runs_sumw is None
+            and tree is not None
+            and "genWeight" in tree
+            and entries
+        ):
             try:
                 sumw = float(tree["genWeight"].array(library="np").astype("f8").sum())
             except Exception as exc:  # corrupt or truncated baskets
@@ -288,7 +406,39 @@ def _open_and_read(path: str, treename: str, timeout: int, want_events_sumw: boo
                     f"{path}: genWeight unreadable for the sum of weights ({type(exc).__name__}: "
                     f"{exc}); the file may be truncated or corrupt".replace("\n", " ")
                 ) from exc
-    return FileInfo(path, treename, entries, uuid, branches, runs_sumw, sumw)
+    return FileInfo(path, treename, entries, uuid, runs_sumw, sumw, branches)
+
+
+def _light_entries(file: Any, treename: str) -> int | None:
+    """The TTree's entry count from its header alone, without parsing its branches.
+
+    A TTree record starts with its four streamed base classes, each prefixed
+    by its byte count, followed by ``fEntries`` (64-bit) in every streamer
+    version 16-20; uproot parses the whole record (every TBranch and TLeaf),
+    which for NanoAOD is ~99 % of the cost of opening the file.  None — the
+    caller then parses the tree in full — for anything else (an RNTuple, an
+    older streamer, a record without byte counts).
+    """
+    from uproot.deserialization import numbytes_version
+
+    try:
+        key = file.key(treename)
+        if key.fClassName != "TTree":
+            return None
+        chunk, cursor = key.get_uncompressed_chunk_cursor()
+        context: dict[str, Any] = {"breadcrumbs": (), "TKey": key}
+        size, version, memberwise = numbytes_version(chunk, cursor, context)
+        if size is None or memberwise or version not in _TTREE_VERSIONS:
+            return None
+        for _ in range(4):  # TNamed, TAttLine, TAttFill, TAttMarker
+            size, _, _ = numbytes_version(chunk, cursor, context, move=False)
+            if size is None:
+                return None
+            cursor.skip(size)
+        entries = int(cursor.field(chunk, _INT64, context))
+    except Exception:  # any surprise: the full parse decides (and names the problem)
+        return None
+    return entries if entries >= 0 else None
 
 
 def _runs_sumw(file: Any) -> float | None:
@@ -301,18 +451,13 @@ def _runs_sumw(file: Any) -> float | None:
     return None
 
 
-def check_branches(info: FileInfo, needs: Needs) -> FileReading:
-    """How the file answers the task's needs (flavour, substitutions); MissingBranchError
-    names the first branch nothing can stand in for."""
-    return resolve_branches(needs, info.branches, info.path)
-
-
 __all__ = [
     "Dataset",
     "FileInfo",
     "MissingBranchError",
-    "check_branches",
     "check_file",
+    "chunk_branches",
+    "file_facts",
     "inspect_file",
     "is_remote",
     "load_fileset",

@@ -2,13 +2,14 @@
 
 :func:`run` is the only driver.  In order:
 
-1. **plan** (:mod:`.plan`): load the fileset, inspect every file, fill Σ genWeight,
-   resolve classes; stored with the :class:`~.spec.RunSpec` in
-   ``OUT.incomplete/run.json`` (:mod:`.outdir`);
+1. **plan** (:mod:`.plan`): load the fileset, check every file (on the run's
+   executor, in parallel), fill Σ genWeight, resolve classes; stored with the
+   :class:`~.spec.RunSpec` in ``OUT.incomplete/run.json`` (:mod:`.outdir`);
 2. **execute** (:mod:`.execute`): the chunks not done yet through the processor
    on the chosen executor — iterative, futures, dask (local or ``scheduler``),
    condor (Dask workers as HTCondor jobs) or batch (HTCondor jobs; without
-   ``wait`` the run stops here and ``eventlens merge OUT`` finishes it);
+   ``wait`` the run stops here and ``eventlens merge OUT`` finishes it); the
+   driver logs files done / total, events/s and ETA meanwhile (:mod:`.progress`);
 3. **finish** (:mod:`.finish`): add up the chunks in plan order, check the
    cutflow, write the outputs, swap ``OUT.incomplete`` into ``OUT``.
 """
@@ -29,10 +30,10 @@ from eventlens.errors import ConfigError, EventLensError
 from eventlens.processors.registry import get_task
 
 from . import chunks as chunklib
-from . import results
+from . import progress, results
 from .execute import make_executor, run_chunks
 from .fileset import Dataset, is_remote, load_fileset
-from .finish import RunOutput, finish
+from .finish import RunOutput, finish, keep_first
 from .outdir import Staging
 from .plan import Plan, plan_inputs
 from .spec import INFER, SCORES_DIR, RunSpec
@@ -216,14 +217,21 @@ def run(
             prepared = _plan(given, staging, resumed, options, ex)
             t1 = time.perf_counter()
             if prepared.todo:
-                run_chunks(
-                    prepared.todo,
-                    spec.build(staging.path),
-                    staging.chunks,
-                    ex,
-                    filter_names=prepared.filter_names,
-                    timeout=options.timeout,
+                log.info(
+                    "running %d chunk(s) of %d file(s) on %s",
+                    len(prepared.todo),
+                    len({(i.dataset, i.filename) for i in prepared.todo}),
+                    options.executor_name,
                 )
+                with progress.watch(staging.chunks, prepared.items, enabled=options.status):
+                    run_chunks(
+                        prepared.todo,
+                        spec.build(staging.path),
+                        staging.chunks,
+                        ex,
+                        filter_names=prepared.filter_names,
+                        timeout=options.timeout,
+                    )
             elapsed = time.perf_counter() - t1
         return finish_run(staging, options.skip_bad_files, seconds=elapsed)
     except Exception as exc:
@@ -261,13 +269,18 @@ def finish_run(staging: Staging, skip_bad_files: bool | None = None, seconds: fl
         "chunksize": info["chunksize"],
         "seconds": seconds,
     }
-    extra = None
+    extra = reduce = None
     if spec.kind == INFER:
+        from eventlens.processors.inference import EXAMPLES_PER_CLASS
+
         from .infer import inference_outputs
 
         extra = inference_outputs(spec)
+        reduce = keep_first("examples", EXAMPLES_PER_CLASS)  # every chunk adds some
     skip = info["skip_bad_files"] if skip_bad_files is None else skip_bad_files
-    return finish(staging, plan, items, task, cfg, run_info, skip_bad_files=skip, extra=extra)
+    return finish(
+        staging, plan, items, task, cfg, run_info, skip_bad_files=skip, extra=extra, reduce=reduce
+    )
 
 
 def _check_resumable(
@@ -289,12 +302,14 @@ def _check_resumable(
 
 
 def _done(staging: Staging, item: Any) -> bool:
-    """A chunk is done when its result exists and it read its events (failures are retried)."""
+    """A chunk is done when its result exists and it read its events (failures and files
+    lacking a branch are tried again)."""
     path = staging.chunks / f"{chunklib.name_of(item)}.json.gz"
     if not path.exists():
         return False
     try:
-        return not results.read(path).get("failures")
+        out = results.read(path)
+        return not out.get("failures") and not out.get("bad_files")
     except EventLensError:
         path.unlink()  # a damaged result is redone
         return False
@@ -333,5 +348,6 @@ def _submit_batch(prepared: PreparedRun, options: RunOptions) -> PendingRun | No
             staging.final,
         )
         return PendingRun(staging.path, cluster)
-    batch.wait(b, options.condor_settings)
+    with progress.watch(staging.chunks, prepared.items, enabled=options.status):
+        batch.wait(b, options.condor_settings)
     return None
