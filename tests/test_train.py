@@ -108,10 +108,12 @@ def test_table_reads_the_select_layout(dtw):
     )
 
 
-def test_split_is_deterministic_disjoint_and_independent_of_files(dtw, tmp_path):
+def test_split_is_deterministic_disjoint_and_independent_of_files(dtw, tmp_path, caplog):
     table = read_table(dtw)
     cfg = config(dtw, task="dtw")
-    a = split_table(table, cfg.split)
+    with caplog.at_level("INFO", logger="eventlens.training.split"):
+        a = split_table(table, cfg.split)
+    assert "30 events without a class of the task" in caplog.text  # counted, not silent
     b = split_table(read_table(dtw), cfg.split)
     for name in ("train", "val", "test"):
         np.testing.assert_array_equal(a[name], b[name])

@@ -104,6 +104,13 @@ def split_table(
     h = event_hash(names, table.run, table.lumi, table.event, config.salt)
     u = uniform_from_hash(h)
     labelled = table.label >= 0
+    n_other = len(table) - int(labelled.sum())
+    if n_other:
+        log.info(
+            "object table: %d events without a class of the task (label -1: data, or "
+            "processes outside the classes) are left out of training and its metrics",
+            n_other,
+        )
     masks = {
         "train": labelled & (u < config.train),
         "val": labelled & (u >= config.train) & (u < config.train + config.val),
