@@ -87,8 +87,11 @@ def test_batch_rendering_starts_no_pyroot():
         "import sys\n"
         "from conftest import random_objects\n"
         "from eventlens.render import RenderConfig, render\n"
+        "from eventlens.render.batch import flatten_objects, same_pictures\n"
         "img = render(random_objects(10, seed=2), RenderConfig(height=16, width=16))\n"
         "assert img.shape == (10, 6, 16, 16) and img.any()\n"
+        "flat = flatten_objects(random_objects(10, seed=2))\n"  # what systematics call
+        "assert same_pictures(flat, flat, RenderConfig(height=16, width=16)).all()\n"
         "print(sorted(m for m in ('ROOT', 'cppyy', 'libcppyy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
