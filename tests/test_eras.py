@@ -149,18 +149,14 @@ def test_era_and_working_point_errors_name_the_key(tmp_path, edit, message):
 #: of the config that changed (the card stays until its model is retrained).
 #: Cards exported before the digest covered the effective cuts only (their stored hash
 #: includes unset fields): infer re-derives their digest (processors.registry.trained_digest).
-LEGACY_HASH = {"dtw_compact_cnn", "dtw_ffn"}
+#: None shipped today; the test below keeps the rule.
+LEGACY_HASH: set[str] = set()
 #: Cards whose cuts the repository's config has really changed since (what changed).
 REAL_CUT_CHANGES = {
     "dhjw_compact_cnn": {  # jets cleaned against isolated muons only (issue 18)
         "objects.muon.jet_cleaning.branch",
         "objects.muon.jet_cleaning.max",
     },
-    "dtw_compact_cnn": {  # the electron-channel tt̄ datasets joined the ttbar class (h-gen)
-        "labels.processes.ttbar_dilep",
-        "labels.processes.ttbar_enu",
-    },
-    "dtw_ffn": {"labels.processes.ttbar_dilep", "labels.processes.ttbar_enu"},
     "hgg_ann": {
         "labels.processes.gjet",  # γ+jet joined the background (h-gen)
         "objects.photon.id.endcap_min",  # endcap WP90 cut -0.26 (it was -0.02 everywhere)
@@ -289,3 +285,20 @@ def test_card_conditions_name_era_processes_tunes_and_pileup():
     bare = {"samples": {"data": {"metadata": {"process": "data"}}}, "datasets": {}}
     assert conditions_of(bare, {"config": {"era": "2016postVFP"}}).era == "2016postVFP"
     assert conditions_of(bare, None).pileup_mu == ()
+
+
+def test_a_card_hashed_under_older_rules_gives_no_false_warning(tmp_path):
+    """A card whose stored hash covers unset "if set" fields (the rule before issue 18):
+    infer re-derives the digest of the card's stored config under today's rules, which
+    equals the repository config's when the cuts are the same."""
+    import hashlib
+
+    card = json.loads((models_dir() / "dtw_compact_cnn.json").read_text())
+    config = json.loads(json.dumps(card["selection"]["config"]))
+    config["objects"]["jet"]["draw_pt_min"] = None  # how older cards stored it
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    legacy = {"config": config, "hash": hashlib.sha256(text.encode()).hexdigest()}
+    assert legacy["hash"] != load_config("dtw").digest()
+    assert trained_digest("dtw", legacy) == load_config("dtw").digest()
+    assert trained_digest("dtw", {"hash": "abc"}) == "abc"  # no config stored: the hash
+    assert trained_digest("dtw", None) is None
