@@ -80,7 +80,8 @@ def public_nanoaod(nanoaod_dir, condor_tmp) -> Path:
     if problem(nanoaod_dir / "nano_dy.root", who, "r") is None:
         return nanoaod_dir
     copy = condor_tmp / "nanoaod"
-    shutil.copytree(nanoaod_dir, copy)
+    shutil.copytree(nanoaod_dir, copy)  # the files (links followed); copytree copies the
+    copy.chmod(0o755)  # source folder's mode too, and pytest's tmp folders are mode 700
     return copy
 
 

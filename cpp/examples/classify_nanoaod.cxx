@@ -89,7 +89,9 @@ Cuts read_cuts(const json& objects, const std::string& block) {
   }
   const json& j = objects[block];
   for (const auto& item : j.items()) {
-    if (!known.count(item.key())) {  // a cut this example does not apply must not pass silently
+    const json& v = item.value();
+    const bool no_cut = v.is_null() || (v.is_boolean() && !v.get<bool>());
+    if (!known.count(item.key()) && !no_cut) {  // a cut this example does not apply must not pass silently
       throw std::runtime_error("selection.config objects." + block + "." + item.key() +
                                " is not implemented by this example");
     }
@@ -104,6 +106,10 @@ Cuts read_cuts(const json& objects, const std::string& block) {
                                static_cast<float>(j["eta_gap"][1].get<double>()));
   }
   if (j.contains("id") && !j["id"].is_null()) {
+    if (j["id"].contains("endcap_min") && !j["id"]["endcap_min"].is_null()) {
+      throw std::runtime_error("selection.config objects." + block +
+                               ".id.endcap_min is not implemented by this example");
+    }
     c.id_branch = j["id"].at("branch").get<std::string>();
     const json& min = j["id"].value("min", json());
     if (!min.is_null()) c.id_min = min.get<double>();

@@ -142,17 +142,19 @@ def _training_selection(card: ModelCard) -> TaskConfig:
         )
         return load_config(card.task)
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    if selection.get("hash") not in (None, digest):
-        raise ModelCardError(
-            f"model card {where}: its selection config does not match its hash "
-            f"({digest[:12]}… vs {str(selection['hash'])[:12]}…): edited card?"
-        )
     # The loader reads files (YAML, of which JSON is a subset): hand it the card's block.
     with tempfile.TemporaryDirectory(prefix="eventlens-card-") as tmp:
         path = Path(tmp) / f"{card.name}.selection.json"
         path.write_text(text)
         cfg = load_config(card.task, path)
+    # The hash is the digest of the effective cuts (today's rule) or, for cards exported
+    # before issue 18, of the whole stored block: either must match, else it was edited.
+    whole = hashlib.sha256(text.encode()).hexdigest()
+    if selection.get("hash") not in (None, whole, cfg.digest()):
+        raise ModelCardError(
+            f"model card {where}: its selection config does not match its hash "
+            f"({cfg.digest()[:12]}… vs {str(selection['hash'])[:12]}…): edited card?"
+        )
     return cfg
 
 
