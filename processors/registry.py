@@ -165,6 +165,18 @@ def load_config(
     )
 
 
+def load_config_data(task: str, data: Mapping[str, Any]) -> TaskConfig:
+    """Task ``task``'s selection config from already-parsed data (a model card's
+    ``selection.config``), through the same strict loader as a file."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="eventlens-config-") as folder:
+        path = Path(folder) / "selection.json"  # JSON is YAML: the loader reads it
+        path.write_text(json.dumps(dict(data), sort_keys=True))
+        return load_config(task, path)
+
+
 def trained_digest(task: str, stored: Mapping[str, Any] | None) -> str | None:
     """The digest, under today's rules, of the selection config a model card stores
     (``card.selection``: ``{"config": ..., "hash": ...}``).
@@ -174,20 +186,12 @@ def trained_digest(task: str, stored: Mapping[str, Any] | None) -> str | None:
     at every ``infer`` that its own, unchanged cuts differ.  A stored config today's
     loader refuses falls back to the stored hash.
     """
-    import tempfile
-
-    import yaml
-
     if not stored:
         return None
     config = stored.get("config")
     if not isinstance(config, Mapping):
         return stored.get("hash")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "trained.yaml"
-        path.write_text(yaml.safe_dump(dict(config), allow_unicode=True))
-        try:
-            return load_config(task, path).digest()
-        except ConfigError:
-            return stored.get("hash")
-
+    try:
+        return load_config_data(task, config).digest()
+    except ConfigError:
+        return stored.get("hash")

@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,7 +128,7 @@ def _training_selection(card: ModelCard) -> TaskConfig:
     (an export from a table without a manifest) falls back to the task's current
     config, with a warning.
     """
-    from .processors.registry import load_config
+    from .processors.registry import load_config, load_config_data
 
     selection = card.selection or {}
     config = selection.get("config")
@@ -142,11 +141,7 @@ def _training_selection(card: ModelCard) -> TaskConfig:
         )
         return load_config(card.task)
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    # The loader reads files (YAML, of which JSON is a subset): hand it the card's block.
-    with tempfile.TemporaryDirectory(prefix="eventlens-card-") as tmp:
-        path = Path(tmp) / f"{card.name}.selection.json"
-        path.write_text(text)
-        cfg = load_config(card.task, path)
+    cfg = load_config_data(card.task, config)
     # The hash is the digest of the effective cuts (today's rule) or, for cards exported
     # before issue 18, of the whole stored block: either must match, else it was edited.
     whole = hashlib.sha256(text.encode()).hexdigest()
