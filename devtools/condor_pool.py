@@ -78,18 +78,27 @@ class PoolManager(PersonalPool):
             time.monotonic() - t0,
         )
 
-    def write_config(self) -> None:
+    def config_text(self) -> str:
+        """The pool's configuration file as this version of the tool writes it."""
         user = self.job_user
-        self.config_file.parent.mkdir(parents=True, exist_ok=True)
-        text = CONFIG_TEMPLATE.format(
+        return CONFIG_TEMPLATE.format(
             release_dir=self.root / "usr",
             local_dir=self.local_dir,
             port=self.port,
             uid=user.uid,
             gid=user.gid,
+            cpus=pool_cpus(),
         )
-        if not self.config_file.exists() or self.config_file.read_text() != text:
-            self.config_file.write_text(text)
+
+    def config_is_current(self) -> bool:
+        """Whether the configuration file is the one this version of the tool writes."""
+        return self.config_file.exists() and self.config_file.read_text() == self.config_text()
+
+    def write_config(self) -> None:
+        user = self.job_user
+        self.config_file.parent.mkdir(parents=True, exist_ok=True)
+        if not self.config_is_current():
+            self.config_file.write_text(self.config_text())
         for sub in ("log", "spool", "execute", "lock", "run", "passwords.d", "tokens.d"):
             d = self.local_dir / sub
             d.mkdir(parents=True, exist_ok=True)
@@ -104,12 +113,18 @@ class PoolManager(PersonalPool):
     def start(self, timeout: float = 90.0) -> float:
         """Start the pool and wait until a slot is advertised; returns the seconds it took.
 
-        A running pool is left alone (returns 0).
+        A running pool is left alone (returns 0) unless it runs another
+        configuration than this tool writes (an earlier version's, or slots
+        sized on another machine): then it is restarted, so that a pool left
+        running does not silently starve the jobs.
         """
         if self.is_running():
-            log.info("pool already running (%s, collector %s)", self.prefix, self.collector)
-            self.ensure_token()
-            return 0.0
+            if not (self.is_installed() and not self.config_is_current()):
+                log.info("pool already running (%s, collector %s)", self.prefix, self.collector)
+                self.ensure_token()
+                return 0.0
+            log.info("pool %s runs an outdated configuration: restarting it", self.prefix)
+            self.stop()
         self.setup()
         t0 = time.monotonic()
         master = self.tool("condor_master")
@@ -222,6 +237,16 @@ class PoolManager(PersonalPool):
 
 
 
+#: Job slots of the personal pool, at least: the tests run two dask workers side by side
+#: and three batch jobs at once; a development pool oversubscribes a small machine on purpose.
+MIN_POOL_CPUS = 4
+
+
+def pool_cpus() -> int:
+    """CPUs the personal pool advertises: the machine's, but at least MIN_POOL_CPUS."""
+    return max(os.cpu_count() or 1, MIN_POOL_CPUS)
+
+
 def _env_args(env: dict[str, str]) -> list[str]:
     return [f"{k}={v}" for k, v in env.items()]
 
@@ -267,6 +292,9 @@ STARTER_UPDATE_INTERVAL = 5
 SHADOW_QUEUE_UPDATE_INTERVAL = 10
 RUNBENCHMARKS = 0
 USE_PID_NAMESPACES = False
+# Fixed, not detected: HTCondor lowers DETECTED_CPUS to the OMP_NUM_THREADS (& co.) of the
+# environment it starts in, so a pool started from a thread-limited process had one slot.
+NUM_CPUS = {cpus}
 CONDOR_IDS = {uid}.{gid}
 """
 

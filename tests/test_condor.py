@@ -239,6 +239,17 @@ def test_wrong_schedd_and_unreachable_pool_fail_fast(condor_pool, settings):
     assert time.monotonic() - t0 < 30
 
 
+def test_pool_has_slots_for_two_workers_whatever_the_environment(condor_pool, monkeypatch):
+    """HTCondor detects as many CPUs as OMP_NUM_THREADS allows: the personal pool must not
+    (a pool started from a thread-limited test process once had one slot, and the two
+    dask workers of the tests above waited for each other)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    got = condor_pool.run_tool(["condor_config_val", "NUM_CPUS"]).stdout.strip()
+    assert int(got) >= 2, got
+    cpus = sum(float(line.split()[2]) for line in condor_pool.slots())
+    assert cpus >= 2, condor_pool.slots()
+
+
 def test_workers_that_never_start_are_reported(condor_pool, settings):
     """Jobs no slot can match stay idle: a bounded wait, then the jobs' state, and cleanup."""
     from eventlens.condor.cluster import WorkerStartError, condor_client
@@ -248,7 +259,10 @@ def test_workers_that_never_start_are_reported(condor_pool, settings):
     )
     t0 = time.monotonic()
     with (
-        pytest.raises(WorkerStartError, match=r"0 of 1 dask worker\(s\) connected .*idle"),
+        pytest.raises(
+            WorkerStartError,
+            match=r"0 of 1 dask worker\(s\) connected .*idle.*the pool advertises \d+ slot",
+        ),
         condor_client(1, cfg),
     ):
         pass

@@ -161,9 +161,13 @@ def wait_for_workers(session: ClusterSession, timeout: float, poll: float = 1.0)
                     + f" (logs in {session.log_dir})"
                 )
         if now - t0 > timeout:
+            jobs = session.describe_jobs()
+            capacity = ""
+            if " idle" in jobs:  # waiting for a slot: say what the pool has free
+                capacity = f"; {sd.slot_summary(session.target, session.settings.pool.timeout)}"
             raise WorkerStartError(
                 f"{session.connected()} of {session.n_workers} dask worker(s) connected after "
-                f"{timeout:.0f} s on {session.target.describe()}: {session.describe_jobs()} "
+                f"{timeout:.0f} s on {session.target.describe()}: {jobs}{capacity} "
                 f"(logs in {session.log_dir})"
             )
         time.sleep(poll)

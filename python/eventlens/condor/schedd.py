@@ -254,6 +254,33 @@ def format_state(job_id: str, state: dict[str, Any]) -> str:
     return text
 
 
+def slot_summary(target: PoolTarget, timeout: float) -> str:
+    """The pool's execute capacity in one phrase, for the message about jobs that stay idle.
+
+    An idle worker usually waits for a free slot; saying how many CPUs and how
+    much memory are unclaimed tells the user whether to free slots or ask for less.
+    """
+    import htcondor2
+
+    def query() -> str:
+        ads = htcondor2.Collector().query(
+            htcondor2.AdType.Startd, projection=["Name", "State", "Cpus", "Memory"]
+        )
+        total = sum(float(ad.get("Cpus", 0) or 0) for ad in ads)
+        free = [ad for ad in ads if str(ad.get("State")) == "Unclaimed"]
+        free_cpus = sum(float(ad.get("Cpus", 0) or 0) for ad in free)
+        free_mem = max((int(ad.get("Memory", 0) or 0) for ad in free), default=0)
+        return (
+            f"the pool advertises {len(ads)} slot(s) with {total:g} CPU(s); "
+            f"unclaimed: {free_cpus:g} CPU(s), largest {free_mem} MB"
+        )
+
+    try:
+        return with_deadline(query, timeout, f"slot query on {target.describe()}")
+    except PoolUnavailableError as exc:
+        return str(exc)
+
+
 def remove_jobs(target: PoolTarget, job_ids: Sequence[str], timeout: float) -> None:
     """Remove jobs still in the queue (cleanup after an interrupted run)."""
     if not job_ids:
