@@ -161,7 +161,9 @@ def jet_id(jets: Mapping[str, ak.Array]) -> ak.Array:
     """
     eta = abs(jets["eta"])
     ne_hef, ne_em, ch_hef = jets["neHEF"], jets["neEmEF"], jets["chHEF"]
-    ch_mult, ne_mult = jets["chMultiplicity"], jets["neMultiplicity"]
+    # NanoAOD stores the multiplicities as uint8: widen before adding (200 + 56 is not 0)
+    ch_mult = ak.values_astype(jets["chMultiplicity"], np.int32)
+    ne_mult = ak.values_astype(jets["neMultiplicity"], np.int32)
     central = eta <= 2.6
     tight_central = (
         (ne_hef < 0.99)

@@ -54,6 +54,21 @@ def test_jet_id_recipe_hand_computed():
     assert bits.to_list() == [[r[-1] for r in rows]]
 
 
+def test_jet_id_multiplicities_stored_as_uint8_do_not_wrap():
+    """NanoAOD v15 stores the multiplicities as uint8: 200 + 56 constituents are 256, not 0."""
+    jets = {
+        "eta": ak.Array([[0.5, 0.5]]),
+        "neHEF": ak.Array([[0.1, 0.1]]),
+        "neEmEF": ak.Array([[0.1, 0.1]]),
+        "chHEF": ak.Array([[0.5, 0.5]]),
+        "chEmEF": ak.Array([[0.1, 0.1]]),
+        "muEF": ak.Array([[0.0, 0.0]]),
+        "chMultiplicity": ak.values_astype(ak.Array([[200, 1]]), np.uint8),
+        "neMultiplicity": ak.values_astype(ak.Array([[56, 0]]), np.uint8),
+    }
+    assert flavour.jet_id(jets).to_list() == [[6, 0]]
+
+
 @pytest.mark.parametrize(
     ("branches", "expected"),
     [

@@ -8,8 +8,9 @@
 //    RDataFrame Defines and Filters; every cut value is read from the card's
 //    selection.config, none is written here: tight leptons (pT, |eta|, the
 //    electron barrel-endcap gap, ID, isolation, dxy, dz), >= min_leptons of
-//    them; jets (pT, |eta|, ID) Delta-R-cleaned against the tight leptons,
-//    >= min_jets; >= min_btag b-tags; events with NaN/inf in a branch a cut reads
+//    them; jets (pT, |eta|, ID -- NanoAOD v15 has no Jet_jetId: derived from the
+//    energy fractions as eventlens.processors.flavour.jet_id does) Delta-R-cleaned
+//    against the tight leptons, >= min_jets; >= min_btag b-tags; events with NaN/inf in a branch a cut reads
 //    dropped, as the Python cutflow does; MET from the first of met.collections
 //    present.  Drawn: every lepton above draw_pt_min in the |eta| acceptance
 //    (whatever its ID), the cleaned jets and MET.
@@ -342,6 +343,69 @@ ROOT::RDF::RNode as_ints(ROOT::RDF::RNode df, const std::string& name, const std
   return as_list<int>(df, name, column);
 }
 
+// NanoAOD Jet_jetId bits (2 = tight, 4 = tight lepton veto) from the jet's energy fractions
+// and multiplicities, the JME Run 3 AK4 PUPPI recipe of eventlens.processors.flavour.jet_id
+// (NanoAOD v15 dropped Jet_jetId). Float cut values, as numpy compares float32 branches.
+RVecF derived_jet_id(const RVecF& eta, const RVecF& ne_hef, const RVecF& ne_em,
+                     const RVecF& ch_hef, const RVecF& ch_em, const RVecF& mu_ef,
+                     const RVecI& ch_mult, const RVecI& ne_mult) {
+  RVecF bits(eta.size(), 0.f);
+  for (std::size_t i = 0; i < eta.size(); ++i) {
+    const float a = std::abs(eta[i]);
+    const bool central = a <= 2.6f;
+    bool tight;
+    if (central) {
+      tight = ne_hef[i] < 0.99f && ne_em[i] < 0.90f && ch_mult[i] + ne_mult[i] > 1 &&
+              ch_hef[i] > 0.01f && ch_mult[i] > 0;
+    } else if (a <= 2.7f) {
+      tight = ne_hef[i] < 0.90f && ne_em[i] < 0.99f;
+    } else if (a <= 3.0f) {
+      tight = ne_hef[i] < 0.99f;
+    } else {
+      tight = ne_mult[i] >= 2 && ne_em[i] < 0.4f;
+    }
+    const bool lepton_veto = !central || (mu_ef[i] < 0.8f && ch_em[i] < 0.8f);
+    bits[i] = static_cast<float>(tight ? (lepton_veto ? 6 : 2) : 0);
+  }
+  return bits;
+}
+
+// Jet_jetId where the files have it, else derived (v15) when they have its inputs.
+ROOT::RDF::RNode jet_id_column(ROOT::RDF::RNode df, const std::string& name,
+                               const std::string& files) {
+  if (df.HasColumn("Jet_jetId")) return as_list<float>(df, name, "Jet_jetId");
+  static const std::vector<std::string> floats = {"neHEF", "neEmEF", "chHEF", "chEmEF", "muEF"};
+  static const std::vector<std::string> ints = {"chMultiplicity", "neMultiplicity"};
+  std::vector<std::string> cols = {"Jet_eta"};
+  for (const auto& f : floats) {
+    if (!df.HasColumn("Jet_" + f)) {
+      throw std::runtime_error(files + ": missing branch Jet_jetId and Jet_" + f +
+                               " to derive it: relax objects.jet.id in the selection config");
+    }
+    df = as_list<float>(df, name + "_" + f, "Jet_" + f);
+    cols.push_back(name + "_" + f);
+  }
+  for (const auto& f : ints) {
+    if (!df.HasColumn("Jet_" + f)) {
+      throw std::runtime_error(files + ": missing branch Jet_jetId and Jet_" + f +
+                               " to derive it: relax objects.jet.id in the selection config");
+    }
+    df = as_list<int>(df, name + "_" + f, "Jet_" + f);
+  }
+  std::cerr << "note: no Jet_jetId in the files (NanoAOD v15): jet ID derived from the energy "
+               "fractions and multiplicities (JME Run 3 tight / tight-lepton-veto recipe)\n";
+  return df.Define(name,
+                   [](const RVecF& eta, const RVecF& ne_hef, const RVecF& ne_em,
+                      const RVecF& ch_hef, const RVecF& ch_em, const RVecF& mu_ef,
+                      const RVecI& ch_mult, const RVecI& ne_mult) {
+                     return derived_jet_id(eta, ne_hef, ne_em, ch_hef, ch_em, mu_ef, ch_mult,
+                                           ne_mult);
+                   },
+                   {"Jet_eta", name + "_neHEF", name + "_neEmEF", name + "_chHEF",
+                    name + "_chEmEF", name + "_muEF", name + "_chMultiplicity",
+                    name + "_neMultiplicity"});
+}
+
 // Define <block>_{pt,eta,phi,mass,id,iso,dxy,dz[,charge]} as RVecs (empty where a cut is
 // unused, or for an absent optional collection), <block>_tight, <block>_drawn, <block>_bad.
 ROOT::RDF::RNode define_block(ROOT::RDF::RNode df, const Cuts& c, bool lepton,
@@ -370,6 +434,10 @@ ROOT::RDF::RNode define_block(ROOT::RDF::RNode df, const Cuts& c, bool lepton,
         return;
       }
       const std::string col = coll + "_" + branch;
+      if (col == "Jet_jetId") {
+        df = jet_id_column(df, c.block + "_" + name, files);
+        return;
+      }
       if (!df.HasColumn(col)) throw std::runtime_error(files + ": missing branch " + col);
       df = as_floats(df, c.block + "_" + name, col);
     };

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         doc=args.doc,
         command="eventlens " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
         reuse=args.reuse,
+        pileup=args.pileup,
     )
     report = run_study(settings)
     for lumi, r in ratios(report).items():
@@ -76,6 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="luminosities in pb^-1 (default 1 10)")
     p.add_argument("--reuse", action="store_true",
                    help="keep finished infer runs of the same models and sample files")
+    p.add_argument("--pileup", type=float, metavar="MU",
+                   help="mean pileup of the generated samples (default: the CNN's training pileup)")
     p.add_argument("--cnn", default="dtw_compact_cnn", help="image model (shipped name or .onnx)")
     p.add_argument("--ffn", default="dtw_ffn", help="table model (shipped name or .onnx)")
     p.set_defaults(func=run)

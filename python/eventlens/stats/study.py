@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import EventLensError
 from ..io import atomic_path, write_json
 from .config import FitModel
 from .io import HistogramSet
@@ -72,6 +73,7 @@ class StudySettings:
     doc: Path | None = None  # also write measurement.md here (docs/measurement.md)
     command: str = ""  # the command line, for the document
     reuse: bool = False  # keep a finished infer run of the same model and files
+    pileup: float | None = None  # mean pileup generated; None: the CNN card's training pileup
 
 
 def stat_only(fit_model: FitModel) -> FitModel:
@@ -140,11 +142,35 @@ def _model_path(name: str) -> Path:
     return path if path.suffix == ".onnx" else models_dir() / f"{name}.onnx"
 
 
+def study_pileup(s: StudySettings) -> float:
+    """The mean pileup to generate: ``--pileup``, else the one the CNN was trained with.
+
+    A model sees the detector it was trained on: samples generated without the
+    pileup of its training would measure a different classifier (the DTW CNN
+    loses 6 points of accuracy between the two, docs/training.md).
+    """
+    if s.pileup is not None:
+        return s.pileup
+    from ..modelcard import load_model_card
+
+    card = load_model_card(_model_path(s.models[0]))
+    mus = sorted(set(card.conditions.pileup_mu if card.conditions else ()) or {0.0})
+    if len(mus) != 1:
+        raise EventLensError(
+            f"{s.models[0]} was trained on samples of several pileup means {mus}: "
+            "choose one with --pileup MU"
+        )
+    return mus[0]
+
+
 def _samples(s: StudySettings) -> Path:
     from ..generate.run import GenerationRequest
     from ..generate.samples import make_samples
 
     folder = s.samples or s.output / "samples"
+    pileup = study_pileup(s)
+    log.info("samples with mean pileup %g (the models' training conditions: %s)", pileup,
+             "given by --pileup" if s.pileup is not None else "from the CNN's card")
     template = GenerationRequest(
         process="dy",
         events=s.events_per_process,
@@ -152,6 +178,7 @@ def _samples(s: StudySettings) -> Path:
         output=folder / "unused.root",
         jobs=s.jobs,
         progress=False,
+        pileup=pileup,
     )
     return make_samples(s.task, s.events_per_process, folder, events=s.events, template=template)
 
@@ -229,6 +256,7 @@ def run_study(s: StudySettings) -> dict[str, Any]:
         "samples": _sample_info(fileset),
         "base_luminosity_pb": base_lumi,
         "seed": s.seed,
+        "pileup_mu": study_pileup(s),
         "models": [str(m) for m in models],
         "infer_seconds": seconds,
         "luminosities_pb": list(s.luminosities),
@@ -273,7 +301,8 @@ def markdown(report: dict[str, Any]) -> str:
         "```",
         "",
         "What it does (`python/eventlens/stats/study.py`): generated samples (Pythia 8 + the "
-        f"CMS-like detector, seed {report['seed']}, independent of the shipped models' "
+        f"CMS-like detector, mean pileup {report.get('pileup_mu', 0):g} as the models were "
+        f"trained with, seed {report['seed']}, independent of the shipped models' "
         "training samples, seed 1) go through `eventlens infer` once per model, with every "
         "weight and shape systematic in the loop; the expected uncertainty is the MINOS "
         "interval of μ in a fit to the Asimov data (μ = 1) of the simulation, σ = ½(up + down). "
