@@ -10,9 +10,9 @@
 //    electron barrel-endcap gap, ID, isolation, dxy, dz), >= min_leptons of
 //    them; jets (pT, |eta|, ID -- NanoAOD v15 has no Jet_jetId: derived from the
 //    energy fractions as eventlens.processors.flavour.jet_id does) Delta-R-cleaned
-//    against the tight leptons, >= min_jets; >= min_btag b-tags; events with NaN/inf in a branch a cut reads
-//    dropped, as the Python cutflow does; MET from the first of met.collections
-//    present.  Drawn: every lepton above draw_pt_min in the |eta| acceptance
+//    against the tight leptons, >= min_jets; >= min_btag b-tags; events with
+//    NaN/inf in a branch a cut reads dropped, as the Python cutflow does; MET
+//    from the first of met.collections present (PuppiMET first for Run 3).  Drawn: every lepton above draw_pt_min in the |eta| acceptance
 //    (whatever its ID), the cleaned jets and MET.
 // 3. Events are drawn with the model's renderer and classified in batches, one
 //    ONNX Runtime session per RDataFrame slot (BatchPredictor).
