@@ -12,8 +12,9 @@
 //    energy fractions as eventlens.processors.flavour.jet_id does) Delta-R-cleaned
 //    against the tight leptons, >= min_jets; >= min_btag b-tags; events with
 //    NaN/inf in a branch a cut reads dropped, as the Python cutflow does; MET
-//    from the first of met.collections present (PuppiMET first for Run 3).  Drawn: every lepton above draw_pt_min in the |eta| acceptance
-//    (whatever its ID), the cleaned jets and MET.
+//    from the first of met.collections present (PuppiMET first for Run 3).
+//    Drawn: every lepton above draw_pt_min in the |eta| acceptance (whatever
+//    its ID), the cleaned jets and MET.
 // 3. Events are drawn with the model's renderer and classified in batches, one
 //    ONNX Runtime session per RDataFrame slot (BatchPredictor).
 // 4. OUTPUT.root: TH1D mass_<class> (the task mass per predicted class, weighted
