@@ -81,6 +81,21 @@ def test_pileup_branches_and_vertices(dy_pair):
     assert meta0["settings_hash"] != meta["settings_hash"]
 
 
+def test_generated_file_opens_with_coffea_nanoaod_schema(dy_pair, tmp_path_factory):
+    """A user's own coffea processor reads the file with NanoAODSchema, every branch
+    included: the PV vertex needs x, y and z (a file with PV_z alone failed)."""
+    from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+
+    path = next(tmp_path_factory.getbasetemp().glob("dy*/dy_25.root"))
+    events = NanoEventsFactory.from_root(
+        {str(path): "Events"}, schemaclass=NanoAODSchema, mode="eager"
+    ).events()
+    assert len(events) == 150
+    assert ak.all(events.PV.x == 0) and ak.all(events.PV.y == 0)
+    np.testing.assert_array_equal(ak.to_numpy(events.PV.z), ak.to_numpy(dy_pair[25.0][0].PV_z))
+    assert ak.all(events.PV.npvs >= 1)
+
+
 def test_pileup_leaves_the_hard_interaction_alone(dy_pair):
     (pu, _), (none, _) = dy_pair[25.0], dy_pair[0.0]
     for branch in ("GenPart_pt", "GenPart_pdgId", "GenMET_pt", "Generator_x1", "genWeight"):

@@ -191,6 +191,10 @@ def simulate_flat(
         "Pileup_nTrueInt": np.full(n, mu, dtype=np.float32),
         "PV_npvs": pu.n_vertices.astype(np.int32),
         "PV_npvsGood": pu.n_good_vertices.astype(np.int32),
+        # NanoAODSchema builds a vertex from PV_x/y/z: the beam spot sits at the origin
+        # and its ~10 um transverse size is neglected, so the primary vertex has x = y = 0.
+        "PV_x": np.zeros(n, dtype=np.float32),
+        "PV_y": np.zeros(n, dtype=np.float32),
         "PV_z": pu.pv_z.astype(np.float32),
     })
 
