@@ -33,6 +33,7 @@ from eventlens.pipeline.table import TABLES_DIR, build_table, table_name, write_
 
 from . import hists
 from .inputs import Inputs, inputs_from_nanoevents, needs_of
+from .reuse import within_chunk
 from .task import ChunkResult, Task, analyse
 
 # NanoAODSchema warns about every cross-reference index (Muon_jetIdx, ...) whose
@@ -72,13 +73,16 @@ class TaskProcessor(processor.ProcessorABC):
         except Exception as exc:  # NanoEvents cannot build the chunk: a reading problem
             message = f"{filename}: entries {start}-{stop} unreadable ({type(exc).__name__}: {exc})"
             return {"failures": {(dataset, filename, start, stop, message.replace("\n", " "))}}
-        result = analyse(self.task, self.config, inputs, dataset, meta)
-        out = self._accumulate(result, dataset)
-        out["entries"] = {dataset: {filename: inputs.n}}
-        out["tables"] = {dataset: self._write(result, dataset, filename, start, stop)}
-        extra = self.after_selection(
-            result, dataset, table_name(dataset, filename, start, stop), inputs, meta
-        )
+        # The shifted passes of the systematics share the object steps of the collections
+        # they leave unchanged with the nominal pass (processors.reuse)
+        with within_chunk():
+            result = analyse(self.task, self.config, inputs, dataset, meta)
+            out = self._accumulate(result, dataset)
+            out["entries"] = {dataset: {filename: inputs.n}}
+            out["tables"] = {dataset: self._write(result, dataset, filename, start, stop)}
+            extra = self.after_selection(
+                result, dataset, table_name(dataset, filename, start, stop), inputs, meta
+            )
         out["notes"] |= set(extra.pop("notes", set()))
         out.update(extra)
         return out

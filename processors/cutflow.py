@@ -21,6 +21,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from .reuse import reusable
+
 
 def as_mask(values: Any, n: int) -> np.ndarray:
     """A per-event boolean numpy mask; missing values (None) count as False."""
@@ -30,6 +32,7 @@ def as_mask(values: Any, n: int) -> np.ndarray:
     return np.asarray(arr, dtype=bool)
 
 
+@reusable
 def finite_events(collection: ak.Array, fields: Iterable[str]) -> np.ndarray:
     """True for events whose objects have finite values in all ``fields``.
 

@@ -16,8 +16,10 @@ from eventlens.config.selection import ECAL_BARREL_ABS_ETA, BTagConfig, ObjectCu
 from .cutflow import finite_events
 from .inputs import Inputs
 from .kinematics import delta_r_clean
+from .reuse import reusable
 
 
+@reusable
 def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     """Objects passing pT, |η| (minus the optional gap), ID, isolation, electron-veto and
     impact cuts.
@@ -51,6 +53,7 @@ def good_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     return objects[keep]
 
 
+@reusable
 def drawn_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     """The objects drawn for the event: :func:`good_objects`, or with
     ``cuts.draw_pt_min`` every object above it in the |η| acceptance (see
@@ -69,6 +72,7 @@ def drawn_objects(objects: ak.Array, cuts: ObjectCuts) -> ak.Array:
     return good_objects(objects, loose)
 
 
+@reusable
 def jet_cleaners(selected: ak.Array, cuts: ObjectCuts) -> ak.Array:
     """The selected objects that remove jets: all of them, or with ``cuts.jet_cleaning``
     only those passing that isolation (CMS cleans jets against isolated leptons, so a
@@ -104,7 +108,12 @@ def good_jets(inputs: Inputs, cuts: ObjectCuts, btag: BTagConfig, *selected: ak.
     Cleaning (``cuts.cleaning_dr``) keeps a lepton or photon that is also
     clustered into a jet from being drawn twice.
     """
-    jets = good_objects(inputs["jet"], cuts)
+    return _good_jets(inputs["jet"], cuts, btag, *selected)
+
+
+@reusable
+def _good_jets(jets: ak.Array, cuts: ObjectCuts, btag: BTagConfig, *selected: ak.Array) -> ak.Array:
+    jets = good_objects(jets, cuts)
     jets = ak.with_field(jets, jets[btag.branch], "btag")
     if cuts.cleaning_dr is not None and selected:
         against = ak.concatenate([s[list(_P4)] for s in selected], axis=1)

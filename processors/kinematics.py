@@ -12,6 +12,8 @@ import awkward as ak
 import numpy as np
 import vector
 
+from .reuse import reusable
+
 vector.register_awkward()
 
 
@@ -31,6 +33,7 @@ def _per_event(values: ak.Array) -> np.ndarray:
     return np.asarray(ak.to_numpy(ak.fill_none(values, 0.0)), dtype=np.float64)
 
 
+@reusable
 def leading_opposite_charge_pair(objects: ak.Array) -> ak.Array:
     """The first opposite-charge pair in pT order: the leading object and its
     highest-pT partner of opposite charge.  Per event a pair record or None.
@@ -50,6 +53,7 @@ def pair_objects(pair: ak.Array) -> ak.Array:
     return both
 
 
+@reusable
 def pair_mass(pair: ak.Array) -> np.ndarray:
     """Invariant mass of each pair; 0 where there is none."""
     return _per_event((p4(pair.first) + p4(pair.second)).mass)
