@@ -10,8 +10,9 @@ run computes it) times the correctionlib scale factors of the selection
 config's ``measurement.corrections`` (default: the generator's detector set,
 ``configs/corrections/eventlens_detector.yaml``; ``cms_2018_ul`` or a path for
 the CMS POG files; see :mod:`eventlens.corrections`): muon ID/iso on the
-selected (tight) muons, the fixed-working-point b-tag weight on the selected
-jets.  Their Up/Down variations are ``muon_idUp``, ``btag_bcDown``, ...  Data
+selected (tight) muons, electron ID on the selected electrons, the
+fixed-working-point b-tag weight on the selected jets.  Their Up/Down
+variations are ``muon_idUp``, ``electron_idDown``, ``btag_bcDown``, ...  Data
 gets weight 1 and no variation.  Cross-section and luminosity uncertainties are
 not weights: they live in the fit model (``configs/fit/<task>.yaml``).
 
@@ -153,11 +154,11 @@ class EventWeights:
         sf = self.scale_factors
         if sf is None:
             return []
-        names = [m.name for m in sf.config.muon]
+        names = [m.name for m in sf.config.muon] if "muon" in self.cfg.objects else []
+        if "electron" in self.cfg.objects:
+            names += [m.name for m in sf.config.electron]
         if sf.config.btag is not None and "jet" in self.cfg.objects:
             names += [f"{sf.config.btag.name}_bc", f"{sf.config.btag.name}_light"]
-        if "muon" not in self.cfg.objects:
-            names = [n for n in names if n not in {m.name for m in sf.config.muon}]
         return [f"{n}{d}" for n in names for d in (UP, DOWN)]
 
     def of(self, result: ChunkResult, inputs: Inputs) -> Any:
@@ -169,11 +170,20 @@ class EventWeights:
         sf = self.scale_factors
         if sf is None or not inputs.is_simulation:
             return weights
-        muons = None
-        if "muon" in self.cfg.objects and sf.config.muon:
-            muons = good_objects(inputs["muon"], self.cfg.objects["muon"])[result.selected]
+        leptons = {}
+        for block, entries in (("muon", sf.config.muon), ("electron", sf.config.electron)):
+            if block in self.cfg.objects and entries:  # the selected (counted) leptons
+                leptons[block] = good_objects(inputs[block], self.cfg.objects[block])[
+                    result.selected
+                ]
         jets = result.collections.get("Jet") if sf.config.btag is not None else None
-        sf.add_to(weights, muons=muons, jets=jets, btag_branch=self.cfg.btag.branch)
+        sf.add_to(
+            weights,
+            muons=leptons.get("muon"),
+            jets=jets,
+            btag_branch=self.cfg.btag.branch,
+            electrons=leptons.get("electron"),
+        )
         return weights
 
 

@@ -269,6 +269,33 @@ def test_shipped_set_design_values():
     assert w["light_up"][0] == pytest.approx((1 - 1.09 * 0.01) / 0.99)
 
 
+def test_shipped_electron_id_sf_design_values():
+    """EGM layout (signed eta, working point); design σ = base(pT) x factor(|η|) x factor(WP):
+    pT 30 GeV at η 1.0: 1.0 % x 1.2 x 1.1; pT 60 GeV in the transition (η -1.5): 0.5 % x 3.0
+    x 1.1; the product over the event's electrons, the variations fully correlated."""
+    sf = ScaleFactors(load_corrections(CORRECTIONS / "eventlens_detector.yaml"))
+    electrons = ak.Array([[{"pt": 30.0, "eta": 1.0}, {"pt": 60.0, "eta": -1.5}], []])
+    nom, up, down = sf.electron_weights(electrons)["electron_id"]
+    a, b = 0.010 * 1.2 * 1.1, 0.005 * 3.0 * 1.1
+    np.testing.assert_allclose(nom, [1.0, 1.0])
+    np.testing.assert_allclose(up, [(1 + a) * (1 + b), 1.0])
+    np.testing.assert_allclose(down, [(1 - a) * (1 - b), 1.0])
+    weights = sf.weights(electrons=electrons)
+    assert {"electron_idUp", "electron_idDown"} <= weights.variations
+    assert "muon_idUp" not in weights.variations  # no muons given: no muon weight
+
+
+def test_electron_and_muon_sf_names_must_differ(tmp_path):
+    text = (CORRECTIONS / "eventlens_detector.yaml").read_text()
+    (tmp_path / "c.yaml").write_text(
+        text.replace("- name: electron_id", "- name: muon_id").replace(
+            "eventlens_detector.json", str(CORRECTIONS / "eventlens_detector.json")
+        )
+    )
+    with pytest.raises(ConfigError, match="'muon' and 'electron' entries need distinct names"):
+        load_corrections(tmp_path / "c.yaml")
+
+
 def test_measured_efficiency_round_trip(tmp_path):
     """Efficiencies measured from jets, written as a correction, read back."""
     rng = np.random.default_rng(1)
@@ -307,7 +334,7 @@ def test_measured_efficiency_round_trip(tmp_path):
 # ---- the real CMS POG files (same reader, other names and inputs) ------------------------
 @pytest.fixture
 def pog_dir(tmp_path) -> Path:
-    need = ("muon_Z.json", "btagging.json.gz")
+    need = ("muon_Z.json", "electron.json.gz", "btagging.json.gz")
     if not all((POG_DIR / f).exists() for f in need):
         pytest.skip(f"CMS POG files {need} not found in {POG_DIR} (EVENTLENS_POG_DIR)")
     for f in need:
@@ -323,11 +350,21 @@ def test_reader_on_cms_pog_files(pog_dir):
     cset = cs.CorrectionSet(schema_version=2, corrections=[efficiency_correction(h, "M")])
     (pog_dir / "btag_efficiency.json").write_text(to_json(cset))
     sf = ScaleFactors(load_corrections(pog_dir / "cms_2018_ul.yaml"))
-    weights = sf.weights(muons=ak.Array([[{"pt": 30.0, "eta": 1.0}], [], [], []]), jets=_jets())
-    assert {"muon_idUp", "muon_isoDown", "btag_bcUp", "btag_lightDown"} <= weights.variations
+    weights = sf.weights(
+        muons=ak.Array([[{"pt": 30.0, "eta": 1.0}], [], [], []]),
+        jets=_jets(),
+        electrons=ak.Array([[{"pt": 40.0, "eta": -1.2}], [], [], []]),
+    )
+    assert {
+        "muon_idUp", "muon_isoDown", "electron_idUp", "btag_bcUp", "btag_lightDown"
+    } <= weights.variations
     mu = correctionlib.CorrectionSet.from_file(str(POG_DIR / "muon_Z.json"))
     by_hand = mu["NUM_TightID_DEN_TrackerMuons"].evaluate("2018_UL", 1.0, 30.0, "sf")
     by_hand *= mu["NUM_TightRelIso_DEN_TightIDandIPCut"].evaluate("2018_UL", 1.0, 30.0, "sf")
+    eg = correctionlib.CorrectionSet.from_file(str(POG_DIR / "electron.json.gz"))
+    eid = eg["UL-Electron-ID-SF"]
+    named = {"year": "2018", "ValType": "sf", "WorkingPoint": "Tight", "eta": -1.2, "pt": 40.0}
+    by_hand *= eid.evaluate(*[named[v.name] for v in eid.inputs])
     bt = sf.btag_weights(_jets())["nominal"]
     assert weights.weight()[0] == pytest.approx(by_hand * bt[0])
     assert 0.5 < by_hand < 1.5 and np.all((bt > 0.5) & (bt < 2.0))

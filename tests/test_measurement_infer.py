@@ -77,6 +77,7 @@ def test_contract_processes_and_variations(runs):
     cfg = load_config("dtw")
     want = ["nominal", *EventWeights(cfg).variations(), *(v.label for v in shape_variations(cfg))]
     assert list(h.axes["variation"]) == want
+    assert {"muon_idUp", "electron_idDown", "btag_lightUp"} <= set(want)  # both lepton SFs
     assert hset.info("data").data
     assert hset.real_data  # DoubleMuon is collision data, not pseudo-data
     assert hset.info("ttbar").signal and not hset.info("dy").signal
@@ -90,6 +91,8 @@ def test_contract_processes_and_variations(runs):
     nominal = tt[{"variation": "nominal"}].values(flow=True)
     assert not np.array_equal(tt[{"variation": "jesUp"}].values(flow=True), nominal)
     assert tt[{"variation": "btag_bcUp"}].values(flow=True).sum() != nominal.sum()
+    # the real tt̄ file has selected electrons: their ID SF moves the yield
+    assert tt[{"variation": "electron_idUp"}].values(flow=True).sum() > nominal.sum()
 
 
 def test_nominal_agrees_with_the_inference_histograms(runs):

@@ -13,6 +13,13 @@ relative to the YAML file.  Layout::
         inputs: {abseta: abseta, pt: pt, scale_factors: variation}
         fixed: {}                           # constant inputs, e.g. {year: 2018_UL}
         variations: {nominal: nominal, up: systup, down: systdown}
+    electron:                               # the same, over the selected electrons
+      - name: electron_id
+        file: eventlens_detector.json
+        correction: UL-Electron-ID-SF       # EGM's name; signed eta, as EGM bins it
+        inputs: {eta: eta, pt: pt, ValType: variation}
+        fixed: {WorkingPoint: Tight}
+        variations: {nominal: sf, up: sfup, down: sfdown}
     btag:                                   # fixed-working-point event weight (BTV method 1a)
       file: eventlens_detector.json
       corrections: {b: deepJet_comb, c: deepJet_comb, light: deepJet_incl}
@@ -55,7 +62,10 @@ class Variations:
 
 
 @dataclass(frozen=True)
-class MuonSF:
+class LeptonSF:
+    """One per-lepton scale factor (``muon:`` or ``electron:`` entry): the event weight
+    is the product over the event's selected leptons of that flavour."""
+
     name: str
     file: str
     correction: str
@@ -88,7 +98,8 @@ class BTagSF:
 
 @dataclass(frozen=True)
 class CorrectionConfig:
-    muon: tuple[MuonSF, ...] = ()
+    muon: tuple[LeptonSF, ...] = ()
+    electron: tuple[LeptonSF, ...] = ()
     btag: BTagSF | None = None
     source: str = setting("", source=True)
 
@@ -109,11 +120,12 @@ def _check_inputs(inputs: dict[str, str], where: str, src: str) -> None:
 
 def validate(cfg: CorrectionConfig) -> CorrectionConfig:
     src = cfg.source or "corrections config"
-    names = [m.name for m in cfg.muon]
-    for i, m in enumerate(cfg.muon):
-        _check_inputs(m.inputs, f"muon[{i}]", src)
+    names = [m.name for m in (*cfg.muon, *cfg.electron)]
+    for flavour in ("muon", "electron"):
+        for i, m in enumerate(getattr(cfg, flavour)):
+            _check_inputs(m.inputs, f"{flavour}[{i}]", src)
     if len(set(names)) != len(names):
-        raise ConfigError(f"{src}: 'muon' entries need distinct names, got {names}")
+        raise ConfigError(f"{src}: 'muon' and 'electron' entries need distinct names, got {names}")
     if cfg.btag is not None:
         b = cfg.btag
         _check_inputs(b.inputs, "btag", src)
@@ -126,7 +138,7 @@ def validate(cfg: CorrectionConfig) -> CorrectionConfig:
                 f"(missing {missing}, unknown {extra})"
             )
         if b.name in names:
-            raise ConfigError(f"{src}: 'btag.name' {b.name!r} is also a muon SF name")
+            raise ConfigError(f"{src}: 'btag.name' {b.name!r} is also a lepton SF name")
     return cfg
 
 

@@ -1,4 +1,4 @@
-"""The generator's own correction set: muon and b-tag scale factors in correctionlib JSON.
+"""The generator's own correction set: muon, electron and b-tag scale factors in correctionlib JSON.
 
 CMS analyses correct simulation to data with scale factors (SFs) the physics
 object groups publish as correctionlib files.  The eventlens generator
@@ -17,6 +17,13 @@ because the detector model has no data/simulation difference to correct):
   in pT [3, 10, 20, 60, 120, ∞) GeV (low pT: few tag-and-probe J/ψ; high pT:
   few Z), factor 1.0, 1.2, 1.5, 2.0 in |η| [0, 0.9, 1.2, 2.1, 2.4]
   (barrel → endcap);
+- ``UL-Electron-ID-SF`` (the CMS EGM name and inputs: ``ValType`` =
+  ``sf``/``sfup``/``sfdown``, ``WorkingPoint`` = ``Veto``/``Loose``/``Medium``/
+  ``Tight``, signed ``eta``, ``pt``): SF = 1 ± σ, σ = base(pT) × factor(η) ×
+  factor(WP), base = 2.0, 1.0, 0.5, 0.5, 1.0 % in pT [10, 20, 35, 50, 100, ∞)
+  GeV, factor 1.0 / 1.2 / 3.0 / 1.5 / 2.0 in |η| [0, 0.8, 1.444, 1.566, 2.0,
+  2.5] (the barrel–endcap transition worst, as EGM measures it), WP factor
+  0.8 / 0.9 / 1.0 / 1.1 from Veto to Tight;
 - ``deepJet_comb`` (b and c jets) and ``deepJet_incl`` (light jets), the CMS
   BTV names and inputs (``systematic`` = ``central``/``up``/``down``,
   ``working_point`` = ``L``/``M``/``T``, ``flavor`` = 5/4/0, ``abseta``, ``pt``):
@@ -70,6 +77,14 @@ BTAG_LIGHT_UNC = [0.08, 0.08, 0.09, 0.10, 0.11, 0.12, 0.14, 0.17, 0.20]
 BTAG_LIGHT_WP_FACTOR = {"L": 0.6, "M": 1.0, "T": 1.6}
 
 MUON_ID, MUON_ISO = "NUM_TightID_DEN_TrackerMuons", "NUM_TightRelIso_DEN_TightIDandIPCut"
+
+ELECTRON_ID = "UL-Electron-ID-SF"
+ELECTRON_PT_EDGES = [10.0, 20.0, 35.0, 50.0, 100.0, 1000.0]
+ELECTRON_UNC = [0.020, 0.010, 0.005, 0.005, 0.010]
+#: |eta| bins, mirrored into the signed bins EGM uses.
+ELECTRON_ABSETA_EDGES = [0.0, 0.8, 1.444, 1.566, 2.0, 2.5]
+ELECTRON_ETA_FACTOR = [1.0, 1.2, 3.0, 1.5, 2.0]
+ELECTRON_WP_FACTOR = {"Veto": 0.8, "Loose": 0.9, "Medium": 1.0, "Tight": 1.1}
 BTAG_COMB, BTAG_INCL, BTAG_EFF = "deepJet_comb", "deepJet_incl", "deepJet_mc_efficiency"
 
 
@@ -140,6 +155,45 @@ def muon_correction(name: str, unc: Sequence[float], description: str) -> cs.Cor
                     ["abseta", "pt"],
                     [MUON_ABSETA_EDGES, MUON_PT_EDGES],
                     MUON_ETA_FACTOR,
+                )
+                for key, sign in variations.items()
+            },
+        ),
+    )
+
+
+def electron_correction() -> cs.Correction:
+    """EGM-style electron ID SF: signed η × pT bins per working point (module docstring)."""
+    outer = ELECTRON_ABSETA_EDGES[1:]
+    eta_edges = [-e for e in reversed(outer)] + ELECTRON_ABSETA_EDGES
+    eta_factor = list(reversed(ELECTRON_ETA_FACTOR)) + ELECTRON_ETA_FACTOR
+    variations = {"sf": 0, "sfup": 1, "sfdown": -1}
+    return cs.Correction(
+        name=ELECTRON_ID,
+        version=1,
+        description="electron cut-based ID scale factor (design values)",
+        inputs=[
+            cs.Variable(name="ValType", type="string", description="sf/sfup/sfdown"),
+            cs.Variable(name="WorkingPoint", type="string", description="Veto/Loose/Medium/Tight"),
+            _real("eta", "electron eta (signed)"),
+            _real("pt", "electron pT [GeV]"),
+        ],
+        output=_real("weight", "scale factor"),
+        data=category(
+            "ValType",
+            {
+                key: category(
+                    "WorkingPoint",
+                    {
+                        wp: _sf_binning(
+                            ELECTRON_UNC,
+                            sign,
+                            ["eta", "pt"],
+                            [eta_edges, ELECTRON_PT_EDGES],
+                            [f * wp_factor for f in eta_factor],
+                        )
+                        for wp, wp_factor in ELECTRON_WP_FACTOR.items()
+                    },
                 )
                 for key, sign in variations.items()
             },
@@ -219,7 +273,8 @@ def build_correction_set(detector: DetectorConfig | None = None) -> cs.Correctio
     return cs.CorrectionSet(
         schema_version=2,
         description=(
-            "eventlens generator detector model: muon ID/iso and DeepJet-like b-tag scale "
+            "eventlens generator detector model: muon ID/iso, electron ID and DeepJet-like "
+            "b-tag scale "
             "factors (central 1, CMS-sized uncertainties) and the simulation's b-tag "
             "efficiencies; built by python -m eventlens.corrections.detector"
         ),
@@ -228,6 +283,7 @@ def build_correction_set(detector: DetectorConfig | None = None) -> cs.Correctio
             muon_correction(
                 MUON_ISO, MUON_ISO_UNC, "tight relative isolation (pfRelIso04 < 0.15) SF"
             ),
+            electron_correction(),
             btag_correction(BTAG_COMB, ("b", "c"), "b-tag SF for b and c jets (fixed WP)"),
             btag_correction(BTAG_INCL, ("light",), "b-tag SF for light jets (fixed WP)"),
             generator_efficiency_correction(detector),

@@ -4,9 +4,9 @@
 :class:`~eventlens.corrections.config.CorrectionConfig` once and, for the
 selected objects of a chunk, adds to a ``Weights``:
 
-- per muon SF entry ``name``: the product over the event's muons of SF(|η|, pT),
-  with ``<name>Up``/``<name>Down`` from the up/down SFs (fully correlated
-  between the muons of an event);
+- per muon (electron) SF entry ``name``: the product over the event's selected
+  muons (electrons) of SF(η or |η|, pT), with ``<name>Up``/``<name>Down`` from
+  the up/down SFs (fully correlated between the leptons of an event);
 - the b-tag weight of the fixed-working-point method (CMS BTV "1a")::
 
       w = Π_tagged SF_i · Π_untagged (1 − SF_i ε_i) / (1 − ε_i)
@@ -33,7 +33,7 @@ import hist
 import numpy as np
 
 from ..errors import ConfigError, InputFileError
-from .config import CorrectionConfig, Efficiency, MuonSF
+from .config import CorrectionConfig, Efficiency, LeptonSF
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,14 @@ class ScaleFactors:
                 files[str(resolved)] = _open(resolved)
             return files[str(resolved)]
 
-        self.muon: list[tuple[MuonSF, _Evaluator]] = [
-            (m, _Evaluator(cset(m.file), m.correction, m.inputs, m.fixed, m.file))
-            for m in config.muon
-        ]
+        def lepton(entries: tuple[LeptonSF, ...]) -> list[tuple[LeptonSF, _Evaluator]]:
+            return [
+                (m, _Evaluator(cset(m.file), m.correction, m.inputs, m.fixed, m.file))
+                for m in entries
+            ]
+
+        self.muon = lepton(config.muon)
+        self.electron = lepton(config.electron)
         self.btag: dict[str, _Evaluator] = {}
         self.efficiency: _Evaluator | None = None
         if config.btag is not None:
@@ -133,19 +137,16 @@ class ScaleFactors:
                 cset(eff_file), eff.correction, eff.inputs, eff.fixed, eff_file
             )
 
-    # ---- muons ---------------------------------------------------------------------
+    # ---- leptons ---------------------------------------------------------------------
     def muon_weights(self, muons: ak.Array) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``{name: (nominal, up, down)}`` per event for every configured muon SF."""
-        counts = np.asarray(ak.num(muons, axis=1))
-        pt, eta = _flat(muons.pt), _flat(muons.eta)
-        out = {}
-        for m, ev in self.muon:
-            values = [
-                _per_event(ev(pt=pt, eta=eta, abseta=np.abs(eta), variation=v), counts)
-                for v in (m.variations.nominal, m.variations.up, m.variations.down)
-            ]
-            out[m.name] = (values[0], values[1], values[2])
-        return out
+        return _lepton_weights(muons, self.muon)
+
+    def electron_weights(
+        self, electrons: ak.Array
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``{name: (nominal, up, down)}`` per event for every configured electron SF."""
+        return _lepton_weights(electrons, self.electron)
 
     # ---- b-tagging -----------------------------------------------------------------
     def btag_weights(
@@ -207,17 +208,20 @@ class ScaleFactors:
             out[f"light_{direction}"] = weight(np.where(heavy, sf["nominal"], sf[direction]))
         return out
 
-    # ---- both ------------------------------------------------------------------------
+    # ---- all -------------------------------------------------------------------------
     def add_to(
         self,
         weights: Any,
         muons: ak.Array | None = None,
         jets: ak.Array | None = None,
         btag_branch: str = "btagDeepFlavB",
+        electrons: ak.Array | None = None,
     ) -> Any:
         """Add the configured SFs of these selected objects to a coffea ``Weights``."""
-        if muons is not None:
-            for name, (nom, up, down) in self.muon_weights(muons).items():
+        for leptons, entries in ((muons, self.muon), (electrons, self.electron)):
+            if leptons is None:
+                continue
+            for name, (nom, up, down) in _lepton_weights(leptons, entries).items():
                 weights.add(name, nom, weightUp=up, weightDown=down)
         if jets is not None and self.config.btag is not None:
             w = self.btag_weights(jets, btag_branch)
@@ -235,12 +239,32 @@ class ScaleFactors:
         muons: ak.Array | None = None,
         jets: ak.Array | None = None,
         btag_branch: str = "btagDeepFlavB",
+        electrons: ak.Array | None = None,
     ) -> Any:
         """A new ``coffea.analysis_tools.Weights`` holding the configured SFs."""
         from coffea.analysis_tools import Weights
 
-        n = len(muons) if muons is not None else len(jets) if jets is not None else 0
-        return self.add_to(Weights(n, storeIndividual=True), muons, jets, btag_branch)
+        given = [a for a in (muons, electrons, jets) if a is not None]
+        n = len(given[0]) if given else 0
+        return self.add_to(
+            Weights(n, storeIndividual=True), muons, jets, btag_branch, electrons=electrons
+        )
+
+
+def _lepton_weights(
+    leptons: ak.Array, entries: list[tuple[LeptonSF, _Evaluator]]
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{name: (nominal, up, down)}``: per event, the product over its leptons."""
+    counts = np.asarray(ak.num(leptons, axis=1))
+    pt, eta = _flat(leptons.pt), _flat(leptons.eta)
+    out = {}
+    for m, ev in entries:
+        values = [
+            _per_event(ev(pt=pt, eta=eta, abseta=np.abs(eta), variation=v), counts)
+            for v in (m.variations.nominal, m.variations.up, m.variations.down)
+        ]
+        out[m.name] = (values[0], values[1], values[2])
+    return out
 
 
 # ---- b-tag efficiencies from an analysis's own simulation --------------------------------

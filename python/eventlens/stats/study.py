@@ -312,7 +312,8 @@ def markdown(report: dict[str, Any]) -> str:
         "task mass is fitted in every region (25 GeV bins).",
         "",
         "- **with systematics**: luminosity 1.6 %, Drell-Yan cross-section 2 %, W+jets "
-        "normalisation floating, the scale factors (muon ID/iso, b-tag b/c and light) and "
+        "normalisation floating, the scale factors (muon ID/iso, electron ID, b-tag b/c and "
+        "light) and "
         "the shape systematics (JES, JER, unclustered MET, muon scale) as templates, MC "
         "statistics per bin (Barlow–Beeston lite);",
         "- **no MC stat**: the same without the MC statistics — what the finite generated "
