@@ -173,6 +173,9 @@ def main() -> int:
         runs.append(("torch", eager))
     for name, proc in runs:
         seconds, cpu, out = timed(path, proc, args.chunksize, args.repeat)
+        if out.get("failures"):  # a chunk the processor could not read: no number to report
+            failure = sorted(out["failures"])[0][-1]
+            raise SystemExit(f"benchmarks/infer.py: {name} run failed on {path}: {failure}")
         read, selected = out["cutflow"]["ttbar"]["read"], out["cutflow"]["ttbar"]["selected"]
         results[name] = {
             "seconds": seconds,
