@@ -153,10 +153,6 @@ def test_era_and_working_point_errors_name_the_key(tmp_path, edit, message):
 LEGACY_HASH: set[str] = set()
 #: Cards whose cuts the repository's config has really changed since (what changed).
 REAL_CUT_CHANGES = {
-    "dhjw_compact_cnn": {  # jets cleaned against isolated muons only (issue 18)
-        "objects.muon.jet_cleaning.branch",
-        "objects.muon.jet_cleaning.max",
-    },
     "hgg_ann": {
         "labels.processes.gjet",  # γ+jet joined the background (h-gen)
         "objects.photon.id.endcap_min",  # endcap WP90 cut -0.26 (it was -0.02 everywhere)
