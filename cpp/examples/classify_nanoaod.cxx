@@ -377,22 +377,15 @@ ROOT::RDF::RNode jet_id_column(ROOT::RDF::RNode df, const std::string& name,
   if (df.HasColumn("Jet_jetId")) return as_list<float>(df, name, "Jet_jetId");
   static const std::vector<std::string> floats = {"neHEF", "neEmEF", "chHEF", "chEmEF", "muEF"};
   static const std::vector<std::string> ints = {"chMultiplicity", "neMultiplicity"};
-  std::vector<std::string> cols = {"Jet_eta"};
-  for (const auto& f : floats) {
+  auto input = [&](const std::string& f) {
     if (!df.HasColumn("Jet_" + f)) {
       throw std::runtime_error(files + ": missing branch Jet_jetId and Jet_" + f +
                                " to derive it: relax objects.jet.id in the selection config");
     }
-    df = as_list<float>(df, name + "_" + f, "Jet_" + f);
-    cols.push_back(name + "_" + f);
-  }
-  for (const auto& f : ints) {
-    if (!df.HasColumn("Jet_" + f)) {
-      throw std::runtime_error(files + ": missing branch Jet_jetId and Jet_" + f +
-                               " to derive it: relax objects.jet.id in the selection config");
-    }
-    df = as_list<int>(df, name + "_" + f, "Jet_" + f);
-  }
+    return "Jet_" + f;
+  };
+  for (const auto& f : floats) df = as_list<float>(df, name + "_" + f, input(f));
+  for (const auto& f : ints) df = as_list<int>(df, name + "_" + f, input(f));
   std::cerr << "note: no Jet_jetId in the files (NanoAOD v15): jet ID derived from the energy "
                "fractions and multiplicities (JME Run 3 tight / tight-lepton-veto recipe)\n";
   return df.Define(name,

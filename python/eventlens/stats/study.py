@@ -163,12 +163,11 @@ def study_pileup(s: StudySettings) -> float:
     return mus[0]
 
 
-def _samples(s: StudySettings) -> Path:
+def _samples(s: StudySettings, pileup: float) -> Path:
     from ..generate.run import GenerationRequest
     from ..generate.samples import make_samples
 
     folder = s.samples or s.output / "samples"
-    pileup = study_pileup(s)
     log.info("samples with mean pileup %g (the models' training conditions: %s)", pileup,
              "given by --pileup" if s.pileup is not None else "from the CNN's card")
     template = GenerationRequest(
@@ -223,7 +222,8 @@ def run_study(s: StudySettings) -> dict[str, Any]:
     for name in ("pyhf", "cabinetry"):
         logging.getLogger(name).setLevel(logging.WARNING)
     s.output.mkdir(parents=True, exist_ok=True)
-    fileset = _samples(s)
+    pileup = study_pileup(s)
+    fileset = _samples(s, pileup)
     models = [_model_path(m) for m in s.models]
     runs, seconds = [], {}
     for model in models:
@@ -256,7 +256,7 @@ def run_study(s: StudySettings) -> dict[str, Any]:
         "samples": _sample_info(fileset),
         "base_luminosity_pb": base_lumi,
         "seed": s.seed,
-        "pileup_mu": study_pileup(s),
+        "pileup_mu": pileup,
         "models": [str(m) for m in models],
         "infer_seconds": seconds,
         "luminosities_pb": list(s.luminosities),
